@@ -1,0 +1,129 @@
+/**
+ * Every error OIS raises. Each has a stable `code` (never renamed: scripts and the docs depend on it), the
+ * process exit code the CLI uses, the HTTP status the daemon answers with, and a hint that tells the user
+ * what to do. Errors are translated only at the two edges (CLI, server); everything in between throws these.
+ *
+ * Exit codes (STYLE.md): 0 ok, 1 bug, 2 usage, 3 config, 4 peer unreachable, 5 peer rejected,
+ * 6 local storage, 130 interrupted.
+ */
+
+export const EXIT = {
+  ok: 0,
+  bug: 1,
+  usage: 2,
+  config: 3,
+  unreachable: 4,
+  rejected: 5,
+  storage: 6,
+  interrupted: 130,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+interface ErrorKind {
+  readonly exit: ExitCode;
+  readonly status: number;
+}
+
+const USAGE: ErrorKind = { exit: EXIT.usage, status: 400 };
+const CONFIG: ErrorKind = { exit: EXIT.config, status: 500 };
+const UNREACHABLE: ErrorKind = { exit: EXIT.unreachable, status: 502 };
+const REJECTED: ErrorKind = { exit: EXIT.rejected, status: 502 };
+const STORAGE: ErrorKind = { exit: EXIT.storage, status: 500 };
+
+/** The table of codes. `docs/errors.md` documents each one; a test keeps the two in step. */
+export const ERROR_CODES = {
+  OIS_ERR_INTERNAL: { exit: EXIT.bug, status: 500 },
+  OIS_ERR_INTERRUPTED: { exit: EXIT.interrupted, status: 500 },
+
+  OIS_ERR_USAGE: USAGE,
+  OIS_ERR_UNKNOWN_COMMAND: USAGE,
+  OIS_ERR_MESSAGE_EMPTY: USAGE,
+  OIS_ERR_MESSAGE_INVALID_UTF8: USAGE,
+  OIS_ERR_MESSAGE_TOO_LARGE: USAGE,
+  OIS_ERR_AGENT_UNKNOWN: USAGE,
+  OIS_ERR_AGENT_INACTIVE: USAGE,
+  OIS_ERR_AGENT_SELF: USAGE,
+
+  OIS_ERR_CONFIG_INVALID: CONFIG,
+  OIS_ERR_CONFIG_MISSING: CONFIG,
+  OIS_ERR_TEAM_NOT_FOUND: CONFIG,
+  OIS_ERR_REGISTRY_PARSE: CONFIG,
+  OIS_ERR_REGISTRY_INVALID: CONFIG,
+  OIS_ERR_AGENT_NO_GATEWAY: CONFIG,
+  OIS_ERR_TOKEN_MISSING: CONFIG,
+  OIS_ERR_SECRETS_INVALID: CONFIG,
+
+  OIS_ERR_PEER_UNREACHABLE: UNREACHABLE,
+  OIS_ERR_PEER_BUSY: UNREACHABLE,
+  OIS_ERR_DELIVERY_UNKNOWN: UNREACHABLE,
+
+  OIS_ERR_PEER_AUTH: REJECTED,
+  OIS_ERR_PEER_TOOL_DENIED: REJECTED,
+  OIS_ERR_PEER_REJECTED: REJECTED,
+  OIS_ERR_PEER_FORBIDDEN: REJECTED,
+  OIS_ERR_PEER_TOO_LARGE: REJECTED,
+  OIS_ERR_PEER_ERROR: REJECTED,
+  OIS_ERR_PEER_PROTOCOL: REJECTED,
+
+  OIS_ERR_STORAGE: STORAGE,
+  OIS_ERR_TEAM_UNWRITABLE: STORAGE,
+  OIS_ERR_LOCK_TIMEOUT: STORAGE,
+} as const satisfies Record<string, ErrorKind>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface OisErrorOptions {
+  /** One line that tells the user what to do about it. */
+  hint?: string;
+  cause?: unknown;
+  /** Machine-readable facts for `--json` output and the server's answer (never secrets). */
+  details?: Record<string, unknown>;
+}
+
+/** The one error class. `code` decides its exit code and HTTP status. */
+export class OisError extends Error {
+  readonly code: ErrorCode;
+  readonly exitCode: ExitCode;
+  readonly status: number;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: OisErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'OisError';
+    this.code = code;
+    this.exitCode = ERROR_CODES[code].exit;
+    this.status = ERROR_CODES[code].status;
+    this.hint = options.hint;
+    this.details = options.details;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.hint === undefined ? {} : { hint: this.hint }),
+      ...(this.details === undefined ? {} : { details: this.details }),
+    };
+  }
+}
+
+export function isOisError(err: unknown, code?: ErrorCode): err is OisError {
+  return err instanceof OisError && (code === undefined || err.code === code);
+}
+
+/** Wraps a Node.js file-system error from the team folder or the instance home. */
+export function storageError(action: string, path: string, cause: unknown): OisError {
+  const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (errno === 'EACCES' || errno === 'EPERM' || errno === 'EROFS') {
+    return new OisError('OIS_ERR_TEAM_UNWRITABLE', `cannot ${action} ${path}: permission denied (${errno})`, {
+      hint: 'check the folder permissions and that the share is mounted read-write',
+      cause,
+    });
+  }
+  return new OisError('OIS_ERR_STORAGE', `cannot ${action} ${path}${errno ? ` (${errno})` : ''}`, {
+    hint: 'check that the team folder is mounted and the disk is not full',
+    cause,
+  });
+}

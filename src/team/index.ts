@@ -1,0 +1,17 @@
+export { TEMP_PREFIX, writeFileAtomic } from './atomic.js';
+export { findTeamFolder, REGISTRY_FILE } from './discover.js';
+export {
+  acquireLock,
+  DEFAULT_LOCK_STALE_MS,
+  DEFAULT_LOCK_TIMEOUT_MS,
+  type LockOptions,
+  withLock,
+} from './lock.js';
+export { FsTeamStore, type TeamStore } from './store.js';
+
+/** Where things live in a team folder. */
+export const TEAM_PATHS = {
+  registry: 'AGENTS.md',
+  chat: 'chat',
+  shared: 'shared',
+} as const;

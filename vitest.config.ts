@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['tests/**/*.test.ts'],
+    // Tests that run `ois` or worker processes use the compiled output; build it once per run.
+    globalSetup: ['tests/helpers/global-setup.ts'],
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+    // Two cores: keep subprocess-heavy files from starving each other.
+    maxWorkers: 2,
+  },
+});
