@@ -1,0 +1,116 @@
+/**
+ * Every instance setting, declared once: its default, type, environment variable, command-line flag and
+ * description. Layering is defaults < config file < environment < flags. `docs/config.md` is generated from
+ * this list (`npm run docs:config`) and a test keeps it current.
+ */
+
+export type SettingType = 'string' | 'url' | 'integer' | 'path';
+
+export interface SettingDeclaration {
+  /** Dotted key in `config.yaml`, e.g. `gateway.url`. */
+  readonly key: string;
+  readonly type: SettingType;
+  readonly default: string | number | null;
+  readonly env: string | null;
+  readonly flag: string | null;
+  readonly description: string;
+  /** Inclusive bounds for integers. */
+  readonly min?: number;
+  readonly max?: number;
+}
+
+export const DEFAULT_GATEWAY_URL = 'http://127.0.0.1:18789';
+export const DEFAULT_SESSION_KEY = 'agent:main:main';
+export const DEFAULT_WAIT_SESSION_KEY = 'agent:main:ois';
+
+export const SETTINGS = [
+  {
+    key: 'name',
+    type: 'string',
+    default: null,
+    env: 'OIS_NAME',
+    flag: null,
+    description: "This instance's agent name in the team registry (set by `ois init --name`).",
+  },
+  {
+    key: 'team',
+    type: 'path',
+    default: null,
+    env: 'OIS_TEAM',
+    flag: '--team',
+    description:
+      'The team folder (holds AGENTS.md, chat/, shared/). When unset, the nearest AGENTS.md walking up from the working directory.',
+  },
+  {
+    key: 'gateway.url',
+    type: 'url',
+    default: DEFAULT_GATEWAY_URL,
+    env: 'OIS_GATEWAY_URL',
+    flag: null,
+    description: "This instance's own OpenClaw gateway, as peers should reach it (published by `ois join`).",
+  },
+  {
+    key: 'gateway.sessionKey',
+    type: 'string',
+    default: DEFAULT_SESSION_KEY,
+    env: 'OIS_SESSION_KEY',
+    flag: null,
+    description: 'The session on this gateway that messages from peers go into (published by `ois join`).',
+  },
+  {
+    key: 'send.waitSessionKey',
+    type: 'string',
+    default: DEFAULT_WAIT_SESSION_KEY,
+    env: 'OIS_WAIT_SESSION_KEY',
+    flag: null,
+    description:
+      'The outer (calling) session key of a waited send (`ois send --wait`). The gateway refuses a waited send whose target is the calling session, so this is a dedicated key.',
+  },
+  {
+    key: 'send.connectTimeoutMs',
+    type: 'integer',
+    default: 5000,
+    env: 'OIS_CONNECT_TIMEOUT_MS',
+    flag: null,
+    description: 'How long to wait for a TCP connection to a peer gateway.',
+    min: 100,
+    max: 120_000,
+  },
+  {
+    key: 'send.timeoutMs',
+    type: 'integer',
+    default: 15_000,
+    env: 'OIS_SEND_TIMEOUT_MS',
+    flag: null,
+    description:
+      "How long to wait for a peer gateway's answer (a waited send adds its wait to this). Past it, a sent message is reported as delivery unknown.",
+    min: 100,
+    max: 600_000,
+  },
+  {
+    key: 'send.retries',
+    type: 'integer',
+    default: 3,
+    env: 'OIS_SEND_RETRIES',
+    flag: null,
+    description:
+      'Retries of a send that provably did not reach the peer (connection refused, DNS failure, 429/503).',
+    min: 0,
+    max: 10,
+  },
+] as const satisfies readonly SettingDeclaration[];
+
+export type SettingKey = (typeof SETTINGS)[number]['key'];
+
+/** Environment variables that are not settings but are read by OIS. */
+export const OTHER_ENV = [
+  {
+    env: 'OIS_HOME',
+    description: "This instance's home folder (config, secrets). Same as `--home`. Default `~/.ois`.",
+  },
+  {
+    env: 'OIS_TOKEN_<NAME>',
+    description:
+      'Gateway token for the peer agent NAME (upper-cased, other characters as `_`). Wins over the secrets file.',
+  },
+] as const;

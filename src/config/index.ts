@@ -1,0 +1,27 @@
+export {
+  DEFAULT_GATEWAY_URL,
+  DEFAULT_SESSION_KEY,
+  DEFAULT_WAIT_SESSION_KEY,
+  OTHER_ENV,
+  SETTINGS,
+  type SettingDeclaration,
+} from './declarations.js';
+export { renderConfigDoc } from './doc.js';
+export {
+  CONFIG_FILE,
+  type ConfigInput,
+  type Env,
+  type InstanceConfig,
+  isHttpUrl,
+  loadConfig,
+  resolveHome,
+} from './load.js';
+export {
+  readSecrets,
+  resolveToken,
+  SECRETS_FILE,
+  type TokenSource,
+  tokenEnvName,
+  updateSecret,
+} from './secrets.js';
+export { type ConfigFileValues, writeConfigFile } from './write.js';

@@ -1,0 +1,28 @@
+export {
+  type AgentFields,
+  redactTokensText,
+  renderAgentBlock,
+  TOKEN_REDACTED,
+  upsertAgentText,
+} from './edit.js';
+export { closestNames, findAgent, requireAgent } from './lookup.js';
+export {
+  AGENT_BLOCK_INFO,
+  agentId,
+  DEFAULT_AGENT_SESSION_KEY,
+  DEFAULT_GATEWAY_PORT,
+  looksLikeToken,
+  parseRegistry,
+} from './parse.js';
+export { editRegistry, loadRegistry } from './store.js';
+export {
+  type Agent,
+  type AgentSpan,
+  type AgentStatus,
+  type GatewayRef,
+  type Registry,
+  type RegistryWarning,
+  ROLES,
+  type Role,
+  STATUSES,
+} from './types.js';

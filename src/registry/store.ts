@@ -1,0 +1,45 @@
+import { OisError } from '../errors.js';
+import { TEAM_PATHS, type TeamStore } from '../team/index.js';
+import { parseRegistry } from './parse.js';
+import type { Registry } from './types.js';
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function decode(bytes: Buffer, file: string): string {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw new OisError('OIS_ERR_REGISTRY_PARSE', `${file} is not valid UTF-8`, {
+      hint: 'save the file as UTF-8',
+    });
+  }
+}
+
+/** Reads and parses the team's AGENTS.md; a missing file is an empty registry. */
+export async function loadRegistry(store: TeamStore): Promise<Registry> {
+  const file = `${store.root}/${TEAM_PATHS.registry}`;
+  const bytes = await store.read(TEAM_PATHS.registry);
+  return parseRegistry(bytes === null ? '' : decode(bytes, file), file);
+}
+
+/**
+ * Edits AGENTS.md under its lock: reads the current text, lets `edit` return the new text (or null for no
+ * change), checks that the result still parses, and replaces the file atomically. A failure at any step
+ * leaves the file as it was.
+ */
+export async function editRegistry(
+  store: TeamStore,
+  edit: (text: string, registry: Registry) => string | null,
+): Promise<Registry> {
+  const file = `${store.root}/${TEAM_PATHS.registry}`;
+  return store.withLock(TEAM_PATHS.registry, async () => {
+    const bytes = await store.read(TEAM_PATHS.registry);
+    const text = bytes === null ? '' : decode(bytes, file);
+    const registry = parseRegistry(text, file);
+    const next = edit(text, registry);
+    if (next === null || next === text) return registry;
+    const checked = parseRegistry(next, file);
+    await store.writeAtomic(TEAM_PATHS.registry, next);
+    return checked;
+  });
+}

@@ -1,0 +1,66 @@
+export const ROLES = ['admin', 'member'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const STATUSES = ['active', 'pending', 'disabled'] as const;
+export type AgentStatus = (typeof STATUSES)[number];
+
+export interface GatewayRef {
+  url: string;
+  sessionKey: string;
+}
+
+/** One team member as the registry lists it. */
+export interface Agent {
+  /** The name as written. */
+  name: string;
+  /** Lookup key: lower case, runs of other characters as `-` (`Agent A` → `agent-a`). */
+  id: string;
+  role: Role;
+  status: AgentStatus;
+  description: string;
+  capabilities: string[];
+  gateway: GatewayRef | null;
+  /** Join date, YYYY-MM-DD. */
+  joined: string | null;
+  /** Fields of the canonical block that this version does not interpret (zerotier, federation, …), kept as is. */
+  extra: Record<string, unknown>;
+  /** `canonical` (a ```yaml ois-agent block) or `ois` (the bullet form OIS teams wrote). */
+  form: 'canonical' | 'ois';
+  /** The role as the OIS form wrote it (`Master`, `Core Contributor`, …). */
+  roleLabel: string | null;
+  /** 1-based line of the section heading. */
+  line: number;
+  /** True when the entry holds what looks like a real gateway token (never read, only warned about). */
+  plaintextToken: boolean;
+}
+
+export interface RegistryWarning {
+  line: number;
+  code: 'plaintext-token' | 'heading-mismatch' | 'ois-address' | 'ois-role';
+  message: string;
+  hint: string;
+  agent?: string;
+}
+
+/** Where an agent's section sits in the file (0-based line indices, end exclusive). */
+export interface AgentSpan {
+  agent: Agent;
+  headingLine: number;
+  start: number;
+  end: number;
+  /** The ```yaml ois-agent block, fences included, when the section has one. */
+  block: { start: number; end: number } | null;
+  /**
+   * A plaintext token found in the entry (0-based line: the bullet, or the block's opening fence). Only for
+   * `ois secrets import`; never printed.
+   */
+  token: { value: string; line: number } | null;
+}
+
+export interface Registry {
+  file: string;
+  agents: Agent[];
+  warnings: RegistryWarning[];
+  /** For edits: the sections in file order. */
+  spans: AgentSpan[];
+}
