@@ -5,12 +5,30 @@ import module from 'node:module';
 // Reuse V8's compiled code across runs (Node >= 22.1); a miss costs nothing but the first run.
 module.enableCompileCache?.();
 
+// Ctrl-C or SIGTERM first asks the command to stop (a send reports what it knows, --follow ends); a second
+// signal, or a command that does not stop within 3 s, ends the process with 130.
+const controller = new AbortController();
+const onSignal = () => {
+  if (controller.signal.aborted) process.exit(130);
+  controller.abort();
+  setTimeout(() => process.exit(130), 3000).unref();
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+// `ois chat | head`: a closed pipe is not an error.
+process.stdout.on('error', (err) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 const { main } = await import('../dist/cli/main.js');
-process.exitCode = await main({
+const code = await main({
   argv: process.argv.slice(2),
   env: process.env,
   stdin: process.stdin,
   stdout: process.stdout,
   stderr: process.stderr,
   cwd: process.cwd(),
+  signal: controller.signal,
 });
+process.exitCode = controller.signal.aborted && code === 0 ? 130 : code;

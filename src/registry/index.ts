@@ -13,6 +13,7 @@ export {
   DEFAULT_GATEWAY_PORT,
   looksLikeToken,
   parseRegistry,
+  validateAgentName,
 } from './parse.js';
 export { editRegistry, loadRegistry } from './store.js';
 export {

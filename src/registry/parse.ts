@@ -410,3 +410,12 @@ function tokenWarning(file: string, line: number, agent: Agent): RegistryWarning
     agent: agent.name,
   };
 }
+
+/** Throws OIS_ERR_USAGE unless `name` can be an agent's name in the canonical form. */
+export function validateAgentName(name: string): void {
+  if (!NAME_PATTERN.test(name)) {
+    throw new OisError('OIS_ERR_USAGE', `"${name}" cannot be an agent name`, {
+      hint: 'use 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+    });
+  }
+}

@@ -1,0 +1,92 @@
+import { resolveToken } from '../../config/index.js';
+import { OisError } from '../../errors.js';
+import { type Agent, agentId, loadRegistry, requireAgent } from '../../registry/index.js';
+import type { Command } from '../command.js';
+import { table } from '../io.js';
+import { printRegistryWarnings } from './shared.js';
+
+export const command: Command = {
+  spec: {
+    name: 'agents',
+    summary: 'List the team, or show one agent',
+    usage: ['agents [--json]', 'agents show NAME [--json]'],
+    options: {},
+    args: { min: 0, max: 2 },
+    examples: ['ois agents', 'ois agents show beta --json'],
+  },
+  async run(ctx) {
+    const [sub, name] = ctx.args.positionals;
+    if (sub !== undefined && sub !== 'show') {
+      throw new OisError('OIS_ERR_USAGE', `unknown subcommand "agents ${sub}"`, {
+        hint: 'usage: ois agents | ois agents show NAME',
+      });
+    }
+    if (sub === 'show' && name === undefined) {
+      throw new OisError('OIS_ERR_USAGE', 'missing NAME', { hint: 'usage: ois agents show NAME' });
+    }
+    const config = ctx.config();
+    const registry = await loadRegistry(ctx.team());
+    printRegistryWarnings(ctx, registry);
+    const self = config.name === null ? null : agentId(config.name);
+    const tokenOf = async (a: Agent) => {
+      if (a.id === self) return 'self';
+      try {
+        return (await resolveToken(config.home, ctx.io.env, a.name))?.source ?? 'missing';
+      } catch {
+        return 'unreadable';
+      }
+    };
+
+    if (sub === 'show') {
+      const agent = requireAgent(registry, name!);
+      const token = await tokenOf(agent);
+      if (ctx.json) {
+        ctx.printJson({ ...agent, self: agent.id === self, token });
+        return;
+      }
+      const rows: [string, string][] = [
+        ['name', agent.name + (agent.id === self ? ' (this instance)' : '')],
+        ['role', agent.roleLabel ? `${agent.role} (${agent.roleLabel})` : agent.role],
+        ['status', agent.status],
+        ['description', agent.description],
+        ['capabilities', agent.capabilities.join(', ')],
+        ['gateway', agent.gateway ? `${agent.gateway.url} (session ${agent.gateway.sessionKey})` : 'none'],
+        ['token', token],
+        ['joined', agent.joined ?? ''],
+        ['form', agent.form],
+        ['entry', `${registry.file}:${agent.line}`],
+      ];
+      for (const [k, v] of Object.entries(agent.extra))
+        rows.push([k, typeof v === 'string' ? v : JSON.stringify(v)]);
+      for (const [k, v] of rows) ctx.print(`${k.padEnd(13)}${v}`);
+      return;
+    }
+
+    const tokens = await Promise.all(registry.agents.map(tokenOf));
+    if (ctx.json) {
+      ctx.printJson({
+        file: registry.file,
+        agents: registry.agents.map((a, i) => ({ ...a, self: a.id === self, token: tokens[i] })),
+        warnings: registry.warnings,
+      });
+      return;
+    }
+    if (registry.agents.length === 0) {
+      ctx.print(`no agents in ${registry.file} yet; add this instance with: ois join`);
+      return;
+    }
+    ctx.print(
+      table(
+        ['NAME', 'ROLE', 'STATUS', 'GATEWAY', 'TOKEN', 'DESCRIPTION'],
+        registry.agents.map((a, i) => [
+          `${a.id === self ? '*' : ' '}${a.name}`,
+          a.role,
+          a.status,
+          a.gateway?.url ?? '-',
+          tokens[i]!,
+          a.description,
+        ]),
+      ),
+    );
+  },
+};

@@ -1,0 +1,43 @@
+import type { Command } from '../command.js';
+
+/**
+ * Every command, sorted by name, with a loader so that a run imports only the command it runs: an assistant
+ * calls `ois` once per message, so start-up time is the cost users feel.
+ */
+export const COMMANDS: readonly { name: string; summary: string; load: () => Promise<Command> }[] = [
+  {
+    name: 'agents',
+    summary: 'List the team, or show one agent',
+    load: async () => (await import('./agents.js')).command,
+  },
+  {
+    name: 'chat',
+    summary: "Read the team's chat log",
+    load: async () => (await import('./chat.js')).command,
+  },
+  {
+    name: 'gateway-sim',
+    summary: 'Run an OpenClaw gateway simulator (for trying OIS without OpenClaw)',
+    load: async () => (await import('./gateway-sim.js')).command,
+  },
+  {
+    name: 'init',
+    summary: "Set up this instance's home: name, team folder, gateway",
+    load: async () => (await import('./init.js')).command,
+  },
+  {
+    name: 'join',
+    summary: 'Add or update this agent in AGENTS.md',
+    load: async () => (await import('./join.js')).command,
+  },
+  {
+    name: 'secrets',
+    summary: "Keep peers' gateway tokens in this instance's private secrets file",
+    load: async () => (await import('./secrets.js')).command,
+  },
+  {
+    name: 'send',
+    summary: 'Send a message to a peer agent by name',
+    load: async () => (await import('./send.js')).command,
+  },
+];

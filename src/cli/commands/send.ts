@@ -1,0 +1,140 @@
+import { resolveToken } from '../../config/index.js';
+import { EXIT, OisError } from '../../errors.js';
+import { type DeliveryReport, planRecipients, sendMessage } from '../../federation/index.js';
+import { loadRegistry } from '../../registry/index.js';
+import type { Command } from '../command.js';
+import { readStdinText } from '../io.js';
+import { printRegistryWarnings } from './shared.js';
+
+export const DEFAULT_WAIT_SECONDS = 60;
+
+export const command: Command = {
+  spec: {
+    name: 'send',
+    summary: 'Send a message to a peer agent by name',
+    usage: ['send NAME MESSAGE [--wait [SECONDS]]', 'send NAME - < message.txt', 'send --all MESSAGE'],
+    options: {
+      all: { type: 'boolean', description: 'Send to every other active agent, concurrently' },
+      wait: {
+        type: 'string',
+        value: '[SECONDS]',
+        optionalValue: String(DEFAULT_WAIT_SECONDS),
+        description: `Wait for the reply and print it (default ${DEFAULT_WAIT_SECONDS} s)`,
+      },
+    },
+    args: { min: 1, max: Number.POSITIVE_INFINITY },
+    examples: [
+      'ois send beta "Can you review shared/plan.md?"',
+      'ois send beta --wait 120 "What is the build status?"',
+      'git log -5 | ois send beta -',
+      'ois send --all "[AUTO] nightly backup done"',
+    ],
+  },
+  async run(ctx) {
+    const config = ctx.initialisedConfig();
+    const { values, positionals } = ctx.args;
+    const all = values.all === true;
+    const names = all ? [] : [positionals[0]!];
+    const words = all ? positionals : positionals.slice(1);
+    if (words.length === 0) {
+      throw new OisError('OIS_ERR_MESSAGE_EMPTY', 'no message given', {
+        hint: 'ois send NAME "text", or ois send NAME - to read standard input',
+      });
+    }
+    let wait = 0;
+    if (values.wait !== undefined) {
+      wait = Number(values.wait);
+      if (!Number.isFinite(wait) || wait <= 0 || wait > 3600) {
+        throw new OisError(
+          'OIS_ERR_USAGE',
+          `--wait ${String(values.wait)} is not a number of seconds from 1 to 3600`,
+        );
+      }
+    }
+    // Like $(…) in a shell, trailing newlines of piped text are not part of the message.
+    const body =
+      words.length === 1 && words[0] === '-'
+        ? (await readStdinText(ctx.io.stdin, 'the message on standard input')).replace(/\r?\n+$/, '')
+        : words.join(' ');
+
+    const store = ctx.team();
+    const registry = await loadRegistry(store);
+    printRegistryWarnings(ctx, registry);
+    const recipients = await planRecipients(
+      registry,
+      config.name,
+      all ? { all: true } : { names },
+      async (agent) => (await resolveToken(config.home, ctx.io.env, agent.name))?.token ?? null,
+      (agent, why) => ctx.warn(`skipping ${agent.name}: ${why}`),
+    );
+    const report = await sendMessage({
+      store,
+      from: config.name,
+      recipients,
+      body,
+      waitSeconds: wait,
+      transport: {
+        connectTimeoutMs: config.send.connectTimeoutMs,
+        timeoutMs: config.send.timeoutMs,
+        retries: config.send.retries,
+        callerSessionKey: config.send.waitSessionKey,
+      },
+      ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
+    });
+
+    const failed = report.deliveries.filter((d) => d.error !== undefined);
+    if (ctx.json) {
+      ctx.printJson({
+        ok: failed.length === 0 && 'path' in report.log,
+        id: report.id,
+        at: report.at,
+        from: report.from,
+        deliveries: report.deliveries.map(({ error, ...d }) => ({
+          ...d,
+          ...(error ? { error: error.toJSON() } : {}),
+        })),
+        log: 'path' in report.log ? { path: report.log.path } : { error: report.log.error.toJSON() },
+      });
+    } else {
+      for (const d of report.deliveries) printDelivery(ctx, d, report.id);
+    }
+    for (const d of failed) {
+      ctx.io.stderr.write(
+        `error ${d.error!.code}: ${d.error!.message}\n${d.error!.hint ? `  hint: ${d.error!.hint}\n` : ''}`,
+      );
+    }
+    if ('error' in report.log) {
+      const e = report.log.error;
+      ctx.io.stderr.write(
+        `error ${e.code}: delivered, but the chat log was not written: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`,
+      );
+    }
+    if (failed.length > 0) return failed[0]!.error!.exitCode;
+    if ('error' in report.log) return report.log.error.exitCode;
+    return EXIT.ok;
+  },
+};
+
+function printDelivery(ctx: Parameters<Command['run']>[0], d: DeliveryReport, id: string): void {
+  const took = `${d.seconds.toFixed(2)} s`;
+  switch (d.outcome) {
+    case 'delivered':
+      ctx.print(`delivered to ${d.to} in ${took} (id ${id})`);
+      break;
+    case 'replied':
+      ctx.print(`${d.to} replied in ${took} (id ${id}):`);
+      ctx.print(d.reply ?? '');
+      break;
+    case 'no_reply':
+      ctx.print(`delivered to ${d.to}; no_reply: ${d.to} chose not to answer (id ${id})`);
+      break;
+    case 'timeout':
+      ctx.print(`delivered to ${d.to}; timeout: no reply within the wait (id ${id})`);
+      break;
+    case 'unknown':
+      ctx.print(`delivery unknown for ${d.to} after ${took}: it may have arrived (id ${id})`);
+      break;
+    default:
+      ctx.print(`failed to deliver to ${d.to} (${d.error?.code ?? 'error'})`);
+  }
+}

@@ -1,0 +1,231 @@
+import { statSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { type InstanceConfig, loadConfig } from '../config/index.js';
+import { EXIT, isOisError, OisError } from '../errors.js';
+import { FsTeamStore, type TeamStore } from '../team/index.js';
+import type { CliIo, CommandContext, CommandSpec, OptionSpec, ParsedArgs } from './command.js';
+import { COMMANDS } from './commands/index.js';
+import { renderCommandHelp, renderMainHelp } from './help.js';
+
+/** Options every command takes. */
+export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  home: {
+    type: 'string',
+    value: 'DIR',
+    description: "This instance's home (default: $OIS_HOME, else ~/.ois)",
+  },
+  team: {
+    type: 'string',
+    value: 'DIR',
+    description: 'The team folder (default: $OIS_TEAM, the config, else the nearest AGENTS.md)',
+  },
+  json: { type: 'boolean', description: 'Print one JSON document on stdout' },
+  help: { type: 'boolean', short: 'h', description: 'Show help' },
+};
+
+const VERSION = '0.1.0';
+
+/**
+ * The CLI entry. Takes its process as an argument and returns the exit code; never calls process.exit.
+ */
+export async function main(io: CliIo): Promise<number> {
+  const { name, rest } = splitCommand(io.argv);
+  const wantsJson = io.argv.includes('--json');
+  try {
+    if (name === null) {
+      if (rest.includes('--version') || rest.includes('-v')) {
+        io.stdout.write(`${VERSION}\n`);
+        return EXIT.ok;
+      }
+      io.stdout.write(renderMainHelp(COMMANDS));
+      return rest.length === 0 || rest.includes('--help') || rest.includes('-h') ? EXIT.ok : EXIT.usage;
+    }
+    if (name === 'help') {
+      const topic = rest.find((a) => !a.startsWith('-'));
+      const entry = topic ? COMMANDS.find((c) => c.name === topic) : undefined;
+      io.stdout.write(
+        entry ? renderCommandHelp((await entry.load()).spec, GLOBAL_OPTIONS) : renderMainHelp(COMMANDS),
+      );
+      return EXIT.ok;
+    }
+    const entry = COMMANDS.find((c) => c.name === name);
+    if (!entry) {
+      const near = COMMANDS.filter((c) => c.name.startsWith(name.slice(0, 2))).map((c) => c.name);
+      throw new OisError('OIS_ERR_UNKNOWN_COMMAND', `unknown command "${name}"`, {
+        hint:
+          near.length > 0
+            ? `did you mean ${near.join(' or ')}? (ois --help lists them)`
+            : 'ois --help lists the commands',
+      });
+    }
+    const command = await entry.load();
+    const args = parseCommandArgs(command.spec, rest);
+    if (args.values.help) {
+      io.stdout.write(renderCommandHelp(command.spec, GLOBAL_OPTIONS));
+      return EXIT.ok;
+    }
+    const ctx = createContext(io, args);
+    return (await command.run(ctx)) ?? EXIT.ok;
+  } catch (err) {
+    return reportError(io, err, wantsJson);
+  }
+}
+
+/** The first argument that is not an option (or an option's value) is the command. */
+function splitCommand(argv: string[]): { name: string | null; rest: string[] } {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    if (a === '--home' || a === '--team') {
+      i++;
+      continue;
+    }
+    if (a.startsWith('-')) continue;
+    return { name: a, rest: [...argv.slice(0, i), ...argv.slice(i + 1)] };
+  }
+  return { name: null, rest: argv };
+}
+
+export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
+  for (const [key, o] of Object.entries({ ...GLOBAL_OPTIONS, ...spec.options })) {
+    options[key] = {
+      type: o.type,
+      ...(o.short ? { short: o.short } : {}),
+      ...(o.multiple ? { multiple: true } : {}),
+    };
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: withOptionalValues(spec, argv),
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    throw new OisError(
+      'OIS_ERR_USAGE',
+      (err as Error).message.split('\n')[0]!.replace(/\. To specify.*$/, ''),
+      {
+        hint: `see: ois ${spec.name} --help`,
+      },
+    );
+  }
+  const args = { values: parsed.values as ParsedArgs['values'], positionals: parsed.positionals };
+  if (!args.values.help) {
+    const n = args.positionals.length;
+    if (n < spec.args.min || n > spec.args.max) {
+      throw new OisError(
+        'OIS_ERR_USAGE',
+        n < spec.args.min ? 'missing arguments' : `unexpected argument "${args.positionals[spec.args.max]}"`,
+        {
+          hint: `usage: ${spec.usage.map((u) => `ois ${u}`).join(' | ')}`,
+        },
+      );
+    }
+  }
+  return args;
+}
+
+/** Gives a bare `--wait` its default value, so `--wait` and `--wait 30` both parse. */
+function withOptionalValues(spec: CommandSpec, argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const option = a.startsWith('--') ? spec.options[a.slice(2)] : undefined;
+    if (option?.optionalValue !== undefined) {
+      const next = argv[i + 1];
+      if (next !== undefined && /^\d+(\.\d+)?$/.test(next)) {
+        out.push(`${a}=${next}`);
+        i++;
+      } else out.push(`${a}=${option.optionalValue}`);
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+function createContext(io: CliIo, args: ParsedArgs): CommandContext {
+  const json = args.values.json === true;
+  let config: InstanceConfig | undefined;
+  let store: TeamStore | undefined;
+  const ctx: CommandContext = {
+    io,
+    args,
+    json,
+    config() {
+      config ??= loadConfig({
+        env: io.env,
+        cwd: io.cwd,
+        flags: { home: args.values.home as string | undefined, team: args.values.team as string | undefined },
+      });
+      return config;
+    },
+    initialisedConfig() {
+      const c = ctx.config();
+      if (!c.initialised || c.name === null) {
+        throw new OisError('OIS_ERR_CONFIG_MISSING', `this instance is not set up (no ${c.file})`, {
+          hint: 'run: ois init --name NAME --team DIR',
+        });
+      }
+      return c as InstanceConfig & { name: string };
+    },
+    team() {
+      if (store) return store;
+      const c = ctx.config();
+      if (c.team === null) {
+        throw new OisError(
+          'OIS_ERR_TEAM_NOT_FOUND',
+          'no team folder: none configured and no AGENTS.md above the working directory',
+          {
+            hint: 'pass --team DIR, set OIS_TEAM, or run: ois init --name NAME --team DIR',
+          },
+        );
+      }
+      let isDir = false;
+      try {
+        isDir = statSync(c.team).isDirectory();
+      } catch {}
+      if (!isDir) {
+        throw new OisError(
+          'OIS_ERR_TEAM_NOT_FOUND',
+          `the team folder ${c.team} does not exist or is not a folder`,
+          {
+            hint: 'check that the share is mounted, or fix the path (--team, OIS_TEAM, or ois init --team DIR)',
+          },
+        );
+      }
+      store = new FsTeamStore(c.team);
+      return store;
+    },
+    print(line) {
+      if (!json) io.stdout.write(`${line}\n`);
+    },
+    printJson(value) {
+      io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    },
+    warn(message, hint) {
+      io.stderr.write(`warning: ${message}\n${hint ? `  hint: ${hint}\n` : ''}`);
+    },
+  };
+  return ctx;
+}
+
+function reportError(io: CliIo, err: unknown, json: boolean): number {
+  const e = isOisError(err)
+    ? err
+    : new OisError('OIS_ERR_INTERNAL', `unexpected error: ${(err as Error)?.message ?? String(err)}`, {
+        hint: 'this is a bug in ois; please report it with the command you ran',
+        cause: err,
+      });
+  io.stderr.write(`error ${e.code}: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
+  if (e.code === 'OIS_ERR_INTERNAL' && io.env.OIS_DEBUG) io.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+  if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: e.toJSON() }, null, 2)}\n`);
+  return e.exitCode;
+}

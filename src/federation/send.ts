@@ -1,0 +1,259 @@
+import { appendEntry, type ChatDelivery, type ChatEntry, type DeliveryOutcome } from '../chatlog/index.js';
+import { isOisError, OisError } from '../errors.js';
+import type { Agent, Registry } from '../registry/index.js';
+import { findAgent, requireAgent } from '../registry/index.js';
+import type { TeamStore } from '../team/index.js';
+import { MAX_GATEWAY_BODY_BYTES, type SendResult, sessionsSend } from '../transport/index.js';
+import { checkBody, deliveredText, newMessageId } from './message.js';
+
+export interface Recipient {
+  agent: Agent & { gateway: NonNullable<Agent['gateway']> };
+  token: string;
+}
+
+export interface TransportSettings {
+  connectTimeoutMs: number;
+  timeoutMs: number;
+  retries: number;
+  /** Outer session key of waited sends. */
+  callerSessionKey: string;
+  /** First retry delay; tests shorten it. */
+  minRetryDelayMs?: number;
+}
+
+/**
+ * Chooses the recipients: the named agents, or with `all` every other active agent that has a gateway.
+ * Every problem that would make a send fail before it starts is found here, so that bad input sends
+ * nothing and writes nothing.
+ */
+export async function planRecipients(
+  registry: Registry,
+  self: string,
+  target: { names: string[] } | { all: true },
+  tokenOf: (agent: Agent) => Promise<string | null>,
+  skipped: (agent: Agent, why: string) => void = () => {},
+): Promise<Recipient[]> {
+  const me = findAgent(registry, self);
+  let agents: Agent[];
+  if ('all' in target) {
+    agents = [];
+    for (const a of registry.agents) {
+      if (a.id === me?.id || a.name.toLowerCase() === self.toLowerCase()) continue;
+      if (a.status !== 'active') skipped(a, `status ${a.status}`);
+      else if (!a.gateway) skipped(a, 'no gateway in AGENTS.md');
+      else agents.push(a);
+    }
+    if (agents.length === 0) {
+      throw new OisError(
+        'OIS_ERR_AGENT_UNKNOWN',
+        `no other active agent with a gateway in ${registry.file}`,
+        {
+          hint: 'peers add themselves with `ois join` on their machines',
+        },
+      );
+    }
+  } else {
+    agents = [];
+    for (const name of target.names) {
+      const a = requireAgent(registry, name);
+      if (a.id === me?.id) {
+        throw new OisError('OIS_ERR_AGENT_SELF', `${a.name} is this instance`, {
+          hint: 'send to a peer: ois agents lists them',
+        });
+      }
+      if (a.status !== 'active') {
+        throw new OisError('OIS_ERR_AGENT_INACTIVE', `${a.name} is ${a.status}, not active`, {
+          hint:
+            a.status === 'pending'
+              ? 'an admin approves new members first'
+              : `ask an admin why ${a.name} is ${a.status}`,
+        });
+      }
+      if (!a.gateway) {
+        throw new OisError(
+          'OIS_ERR_AGENT_NO_GATEWAY',
+          `${a.name} has no gateway address in ${registry.file}`,
+          {
+            hint: `${a.name} runs \`ois join\` on its machine to publish its gateway`,
+          },
+        );
+      }
+      if (!agents.includes(a)) agents.push(a);
+    }
+  }
+  const tokens = await Promise.all(agents.map(tokenOf));
+  const missing = agents.filter((_, i) => tokens[i] === null);
+  if (missing.length > 0) {
+    const names = missing.map((a) => a.name);
+    const first = missing[0]!;
+    throw new OisError('OIS_ERR_TOKEN_MISSING', `no gateway token for ${names.join(', ')}`, {
+      hint: `ask ${first.name}'s owner for a token, then: ois secrets set ${first.id} --token-stdin (or export OIS_TOKEN_${first.id.toUpperCase().replace(/[^A-Z0-9]/g, '_')})`,
+      details: { agents: names },
+    });
+  }
+  return agents.map((agent, i) => ({ agent: agent as Recipient['agent'], token: tokens[i]! }));
+}
+
+export interface DeliveryReport {
+  to: string;
+  outcome: DeliveryOutcome;
+  seconds: number;
+  attempts?: number;
+  reply?: string;
+  error?: OisError;
+}
+
+export interface SendReport {
+  id: string;
+  at: string;
+  from: string;
+  deliveries: DeliveryReport[];
+  /** Where the exchange was logged, or why it could not be. */
+  log: { path: string } | { error: OisError };
+}
+
+export interface SendInput {
+  store: TeamStore;
+  from: string;
+  recipients: Recipient[];
+  body: string;
+  /** Seconds to wait for each peer's reply; 0 or undefined: do not wait. */
+  waitSeconds?: number;
+  transport: TransportSettings;
+  signal?: AbortSignal;
+  now?: () => Date;
+}
+
+/** The exact JSON bytes the gateway will receive, for the 2 MiB check before anything is sent. */
+function payloadBytes(r: Recipient, text: string, wait: number, callerSessionKey: string): number {
+  const args = { sessionKey: r.agent.gateway.sessionKey, message: text, timeoutSeconds: wait };
+  const payload =
+    wait > 0
+      ? { tool: 'sessions_send', args, sessionKey: callerSessionKey }
+      : { tool: 'sessions_send', args };
+  return Buffer.byteLength(JSON.stringify(payload));
+}
+
+/**
+ * Sends one message to its recipients concurrently (direct delivery into each peer gateway), then appends
+ * the exchange to today's chat log: one entry for the message with every outcome, and one per reply.
+ * Throws only for bad input (before anything is sent); delivery failures are in the report.
+ */
+export async function sendMessage(input: SendInput): Promise<SendReport> {
+  const body = checkBody(input.body.replace(/\r\n/g, '\n'));
+  const now = input.now ?? (() => new Date());
+  const at = now();
+  const id = newMessageId(at.getTime());
+  const wait = input.waitSeconds ?? 0;
+  const texts = input.recipients.map((r) =>
+    deliveredText({ from: input.from, to: r.agent.name, id, at }, body),
+  );
+  input.recipients.forEach((r, i) => {
+    const bytes = payloadBytes(r, texts[i]!, wait, input.transport.callerSessionKey);
+    if (bytes > MAX_GATEWAY_BODY_BYTES) {
+      throw new OisError(
+        'OIS_ERR_MESSAGE_TOO_LARGE',
+        `the message is ${bytes} bytes as sent; a gateway takes at most ${MAX_GATEWAY_BODY_BYTES}`,
+        {
+          hint: 'put large content in the shared/ folder of the team and send its name',
+          details: { bytes, limit: MAX_GATEWAY_BODY_BYTES },
+        },
+      );
+    }
+  });
+
+  const deliveries = await Promise.all(
+    input.recipients.map(async (r, i): Promise<DeliveryReport> => {
+      const started = performance.now();
+      try {
+        const result = await sessionsSend(
+          { url: r.agent.gateway.url, token: r.token, sessionKey: r.agent.gateway.sessionKey },
+          {
+            message: texts[i]!,
+            waitSeconds: wait,
+            callerSessionKey: input.transport.callerSessionKey,
+            connectTimeoutMs: input.transport.connectTimeoutMs,
+            timeoutMs: input.transport.timeoutMs,
+            retries: input.transport.retries,
+            messageId: id,
+            ...(input.transport.minRetryDelayMs === undefined
+              ? {}
+              : { minRetryDelayMs: input.transport.minRetryDelayMs }),
+            ...(input.signal ? { signal: input.signal } : {}),
+          },
+        );
+        return { to: r.agent.name, ...fromResult(result) };
+      } catch (err) {
+        const error = isOisError(err)
+          ? err
+          : new OisError('OIS_ERR_INTERNAL', `unexpected error: ${(err as Error).message}`, { cause: err });
+        const seconds = round((performance.now() - started) / 1000);
+        return {
+          to: r.agent.name,
+          outcome: error.code === 'OIS_ERR_DELIVERY_UNKNOWN' ? 'unknown' : 'failed',
+          seconds,
+          error,
+        };
+      }
+    }),
+  );
+
+  const entries: ChatEntry[] = [
+    {
+      id,
+      at: at.toISOString(),
+      from: input.from,
+      to: input.recipients.map((r) => r.agent.name),
+      kind: 'message',
+      body,
+      deliveries: deliveries.map(toChatDelivery),
+    },
+  ];
+  for (const d of deliveries) {
+    if (d.reply === undefined) continue;
+    const replyAt = now();
+    entries.push({
+      id: newMessageId(replyAt.getTime()),
+      at: replyAt.toISOString(),
+      from: d.to,
+      to: [input.from],
+      kind: 'reply',
+      replyTo: id,
+      body: d.reply.trim() === '' ? '(empty reply)' : d.reply,
+      deliveries: [{ to: input.from, outcome: 'delivered' }],
+    });
+  }
+  let log: SendReport['log'];
+  try {
+    let path = '';
+    for (const entry of entries) path = (await appendEntry(input.store, entry)).path;
+    log = { path };
+  } catch (err) {
+    log = {
+      error: isOisError(err) ? err : new OisError('OIS_ERR_STORAGE', (err as Error).message, { cause: err }),
+    };
+  }
+  return { id, at: at.toISOString(), from: input.from, deliveries, log };
+}
+
+function fromResult(result: SendResult): Omit<DeliveryReport, 'to'> {
+  const base = { seconds: round(result.seconds), attempts: result.attempts };
+  switch (result.status) {
+    case 'accepted':
+      return { outcome: 'delivered', ...base };
+    case 'ok':
+      return { outcome: 'replied', reply: result.reply, ...base };
+    case 'no_reply':
+      return { outcome: 'no_reply', ...base };
+    case 'timeout':
+      return { outcome: 'timeout', ...base };
+  }
+}
+
+function toChatDelivery(d: DeliveryReport): ChatDelivery {
+  return { to: d.to, outcome: d.outcome, seconds: d.seconds, ...(d.error ? { code: d.error.code } : {}) };
+}
+
+function round(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}
