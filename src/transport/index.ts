@@ -1,0 +1,18 @@
+export {
+  DEFAULT_CALLER_SESSION_KEY,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_MAX_RETRY_AFTER_MS,
+  DEFAULT_MAX_RETRY_DELAY_MS,
+  DEFAULT_MIN_RETRY_DELAY_MS,
+  DEFAULT_RETRIES,
+  DEFAULT_TIMEOUT_MS,
+  type GatewayTarget,
+  type InvokeOptions,
+  invokeTool,
+  MAX_GATEWAY_BODY_BYTES,
+  parseRetryAfter,
+  type RequestOptions,
+  type SendOptions,
+  type SendResult,
+  sessionsSend,
+} from './gateway-client.js';
