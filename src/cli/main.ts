@@ -50,7 +50,12 @@ export async function main(io: CliIo): Promise<number> {
     }
     const entry = COMMANDS.find((c) => c.name === name);
     if (!entry) {
-      const near = COMMANDS.filter((c) => c.name.startsWith(name.slice(0, 2))).map((c) => c.name);
+      // Loaded only on this error path: the registry module pulls in the YAML parser.
+      const { closestNames } = await import('../registry/index.js');
+      const near = closestNames(
+        name,
+        COMMANDS.map((c) => c.name),
+      );
       throw new OisError('OIS_ERR_UNKNOWN_COMMAND', `unknown command "${name}"`, {
         hint:
           near.length > 0

@@ -48,6 +48,7 @@ export const command: Command = {
         throw new OisError(
           'OIS_ERR_USAGE',
           `--wait ${String(values.wait)} is not a number of seconds from 1 to 3600`,
+          { hint: `--wait alone waits ${DEFAULT_WAIT_SECONDS} s; --wait=120 waits two minutes` },
         );
       }
     }

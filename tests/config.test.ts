@@ -1,0 +1,102 @@
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  loadConfig,
+  readSecrets,
+  renderConfigDoc,
+  resolveToken,
+  tokenEnvName,
+  updateSecret,
+} from '../src/config/index.js';
+import { isOisError, type OisError } from '../src/errors.js';
+import { ROOT } from './helpers/spec-blocks.js';
+
+async function home(config?: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ois-config-'));
+  if (config !== undefined) await writeFile(join(dir, 'config.yaml'), config);
+  return dir;
+}
+
+describe('config - loading', () => {
+  it('config - docs/config.md is generated from the declarations and current', async () => {
+    expect(await readFile(join(ROOT, 'docs/config.md'), 'utf8')).toBe(renderConfigDoc());
+  });
+
+  it('config - defaults < file < environment < flags', async () => {
+    const dir = await home(
+      'name: alpha\nteam: /srv/team\ngateway:\n  url: http://10.0.0.5:18789/\nsend:\n  retries: 1\n',
+    );
+    const c = loadConfig({
+      env: { OIS_HOME: dir, OIS_SEND_RETRIES: '5' },
+      cwd: '/',
+      flags: { team: '/other' },
+    });
+    expect(c.name).toBe('alpha');
+    expect(c.gateway).toEqual({ url: 'http://10.0.0.5:18789', sessionKey: 'agent:main:main' });
+    expect(c.send.retries).toBe(5);
+    expect(c.team).toBe('/other');
+    expect(c.teamSource).toBe('flag');
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('config - every problem is reported at once', async () => {
+    const dir = await home('nmae: x\ngateway:\n  url: ftp://x\nsend:\n  retries: lots\n');
+    try {
+      loadConfig({ env: { OIS_HOME: dir, OIS_CONNECT_TIMEOUT_MS: '5' }, cwd: '/' });
+      expect.unreachable();
+    } catch (err) {
+      expect(isOisError(err, 'OIS_ERR_CONFIG_INVALID')).toBe(true);
+      const problems = (err as OisError).details?.problems as string[];
+      expect(problems).toHaveLength(4);
+      expect(problems.join('\n')).toMatch(/unknown key "nmae"/);
+      expect(problems.join('\n')).toMatch(/OIS_CONNECT_TIMEOUT_MS: 5 is outside 100\.\.120000/);
+    }
+  });
+
+  it('config - without a team setting, the nearest AGENTS.md above the working directory is the team', async () => {
+    const dir = await home();
+    const team = await mkdtemp(join(tmpdir(), 'ois-team-'));
+    await writeFile(join(team, 'AGENTS.md'), '# Team\n');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(team, 'shared', 'deep'), { recursive: true });
+    const c = loadConfig({ env: { OIS_HOME: dir }, cwd: join(team, 'shared', 'deep') });
+    expect(c.team).toBe(team);
+    expect(c.teamSource).toBe('discovered');
+    expect(c.initialised).toBe(false);
+  });
+});
+
+describe('config - secrets', () => {
+  it('config - tokens are stored with mode 0600 and the environment wins', async () => {
+    const dir = await home();
+    await updateSecret(dir, 'Beta', 'tok-from-file-123');
+    expect((await stat(join(dir, 'secrets.yaml'))).mode & 0o777).toBe(0o600);
+    expect(await resolveToken(dir, {}, 'beta')).toMatchObject({
+      token: 'tok-from-file-123',
+      source: 'secrets',
+    });
+    expect(tokenEnvName('agent a.1')).toBe('OIS_TOKEN_AGENT_A_1');
+    expect(await resolveToken(dir, { OIS_TOKEN_BETA: ' tok-env \n' }, 'beta')).toMatchObject({
+      token: 'tok-env',
+      source: 'env',
+    });
+    await updateSecret(dir, 'beta', null);
+    expect(await resolveToken(dir, {}, 'beta')).toBeNull();
+  });
+
+  it('config - a secrets file others can read is refused, and its content never shows in errors', async () => {
+    const dir = await home();
+    await writeFile(join(dir, 'secrets.yaml'), 'tokens: {beta: "s3cr3t-value: [broken"\n', { mode: 0o644 });
+    await expect(readSecrets(dir)).rejects.toMatchObject({
+      code: 'OIS_ERR_SECRETS_INVALID',
+      hint: expect.stringContaining('chmod 600'),
+    });
+    const { chmod } = await import('node:fs/promises');
+    await chmod(join(dir, 'secrets.yaml'), 0o600);
+    const err = await readSecrets(dir).catch((e: unknown) => e as OisError);
+    expect((err as OisError).code).toBe('OIS_ERR_SECRETS_INVALID');
+    expect(JSON.stringify((err as OisError).toJSON()) + (err as Error).message).not.toContain('s3cr3t');
+  });
+});

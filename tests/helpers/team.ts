@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type GatewaySimulator,
+  type GatewaySimulatorOptions,
+  startGatewaySimulator,
+} from '../../src/simulator/index.js';
+import { type RunOptions, type RunResult, runOis, tempDir } from './cli.js';
+
+export interface TestAgent {
+  name: string;
+  home: string;
+  token: string;
+  sim: GatewaySimulator;
+  /** Runs `ois` as this agent's instance. */
+  ois(args: string[], options?: RunOptions): Promise<RunResult>;
+}
+
+export interface TestTeam {
+  dir: string;
+  agents: Record<string, TestAgent>;
+  chatText(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * A team folder with one instance per name, each next to its own gateway simulator on 127.0.0.1:0, set up
+ * the way the README quick start does it: init, join, and every peer's token in each instance's secrets.
+ */
+export async function makeTeam(
+  names: string[],
+  simOptions: Partial<GatewaySimulatorOptions> = {},
+  env: Record<string, string> = {},
+): Promise<TestTeam> {
+  const dir = await tempDir('ois-team-');
+  const agents: Record<string, TestAgent> = {};
+  for (const name of names) {
+    const token = randomBytes(24).toString('hex');
+    const sim = await startGatewaySimulator({ token, ...simOptions });
+    const home = await tempDir(`ois-home-${name}-`);
+    agents[name] = {
+      name,
+      home,
+      token,
+      sim,
+      ois: (args, options = {}) =>
+        runOis(['--home', home, ...args], {
+          ...options,
+          env: { OIS_SEND_RETRIES: '1', ...env, ...options.env },
+        }),
+    };
+  }
+  for (const a of Object.values(agents)) {
+    const init = await a.ois(['init', '--name', a.name, '--team', dir, '--gateway', a.sim.url]);
+    if (init.code !== 0) throw new Error(init.stderr);
+    const join = await a.ois(['join', '--description', `${a.name} agent`]);
+    if (join.code !== 0) throw new Error(join.stderr);
+  }
+  for (const a of Object.values(agents)) {
+    for (const peer of Object.values(agents)) {
+      if (peer === a) continue;
+      const set = await a.ois(['secrets', 'set', peer.name, '--token-stdin'], { input: peer.token });
+      if (set.code !== 0) throw new Error(set.stderr);
+    }
+  }
+  return {
+    dir,
+    agents,
+    async chatText() {
+      const files = (await readdir(join(dir, 'chat')).catch(() => [] as string[]))
+        .filter((f) => f.endsWith('.md'))
+        .sort();
+      const texts = await Promise.all(files.map((f) => readFile(join(dir, 'chat', f), 'utf8')));
+      return texts.join('');
+    },
+    async close() {
+      await Promise.all(Object.values(agents).map((a) => a.sim.close()));
+    },
+  };
+}
