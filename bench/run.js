@@ -1,0 +1,167 @@
+// `npm run bench`: the performance targets of the project, measured on this machine.
+//
+// 1. Start-up: one `ois send` process delivering to a local gateway (simulator) against a bare node
+//    process making the same POST, alternating, medians. Target: ois <= 2.5x bare node.
+// 2. Chat log: 8 writer processes appending concurrently to one day's log. Target: >= 300 entries/s in
+//    total, none lost.
+//
+// Usage: npm run bench [-- --runs 30 --entries 100]
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { parseChatLog } from '../dist/chatlog/index.js';
+import { startGatewaySimulator } from '../dist/simulator/index.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const ois = join(root, 'bin', 'ois.js');
+const run = promisify(execFile);
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '30' },
+    entries: { type: 'string', default: '100' },
+    writers: { type: 'string', default: '8' },
+  },
+});
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const pct = (xs, p) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+
+async function timeProcess(args, env) {
+  const started = process.hrtime.bigint();
+  await run(process.execPath, args, { env });
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
+async function startup() {
+  const token = randomBytes(24).toString('hex');
+  const sim = await startGatewaySimulator({ token });
+  const dir = await mkdtemp(join(tmpdir(), 'ois-bench-'));
+  const env = { PATH: process.env.PATH, HOME: dir };
+  try {
+    const home = join(dir, 'alpha');
+    const team = join(dir, 'team');
+    await run(process.execPath, [ois, '--home', home, 'init', '--name', 'alpha', '--team', team], { env });
+    await run(process.execPath, [ois, '--home', home, 'join'], { env });
+    await run(
+      process.execPath,
+      [ois, '--home', join(dir, 'beta'), 'init', '--name', 'beta', '--team', team, '--gateway', sim.url],
+      { env },
+    );
+    await run(process.execPath, [ois, '--home', join(dir, 'beta'), 'join'], { env });
+    const sendEnv = { ...env, OIS_TOKEN_BETA: token };
+    const message = 'benchmark message: please ignore';
+    // The same request body ois sends (header line included), for the bare process.
+    const bodyFile = join(dir, 'body.json');
+    const header = `[OIS alpha → beta · 01KAJ7Z3XH2M8Q4V6N0R5T9W1Y · 2026-11-21T10:32:05Z · reply: ois send alpha "…"]`;
+    await writeFile(
+      bodyFile,
+      JSON.stringify({
+        tool: 'sessions_send',
+        args: { sessionKey: 'agent:main:main', message: `${header}\n${message}`, timeoutSeconds: 0 },
+      }),
+    );
+    const oisArgs = [ois, '--home', home, 'send', 'beta', message];
+    const bareArgs = [join(root, 'bench', 'bare-post.js'), sim.url, token, bodyFile];
+    // Warm up both (the compile cache, the page cache), then alternate so drift hits both alike.
+    for (let i = 0; i < 3; i++) {
+      await timeProcess(oisArgs, sendEnv);
+      await timeProcess(bareArgs, env);
+    }
+    const oisTimes = [];
+    const bareTimes = [];
+    const runs = Number(values.runs);
+    for (let i = 0; i < runs; i++) {
+      oisTimes.push(await timeProcess(oisArgs, sendEnv));
+      bareTimes.push(await timeProcess(bareArgs, env));
+    }
+    const delivered = sim.requests.filter((r) => r.status === 200).length;
+    const expected = 2 * (runs + 3);
+    return {
+      runs,
+      oisMs: median(oisTimes),
+      oisP90: pct(oisTimes, 90),
+      bareMs: median(bareTimes),
+      bareP90: pct(bareTimes, 90),
+      delivered,
+      expected,
+    };
+  } finally {
+    await sim.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function chatThroughput() {
+  const writers = Number(values.writers);
+  const entries = Number(values.entries);
+  const dir = await mkdtemp(join(tmpdir(), 'ois-bench-chat-'));
+  const date = '2026-11-21';
+  try {
+    const started = process.hrtime.bigint();
+    await Promise.all(
+      Array.from(
+        { length: writers },
+        (_, w) =>
+          new Promise((resolve, reject) => {
+            const child = spawn(
+              process.execPath,
+              [join(root, 'bench', 'append-worker.js'), dir, `w${w}`, String(entries), date],
+              { stdio: 'inherit' },
+            );
+            child.on('error', reject);
+            child.on('close', (code) =>
+              code === 0 ? resolve() : reject(new Error(`writer ${w} exited ${code}`)),
+            );
+          }),
+      ),
+    );
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const text = await readFile(join(dir, 'chat', `${date}.md`), 'utf8');
+    const { entries: parsed, problems } = parseChatLog(text, date);
+    const ids = new Set(parsed.map((e) => e.id));
+    const torn = parsed.filter((e) => e.torn).length;
+    return {
+      writers,
+      total: writers * entries,
+      found: ids.size,
+      torn,
+      problems: problems.length,
+      seconds,
+      perSecond: (writers * entries) / seconds,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const s = await startup();
+const ratio = s.oisMs / s.bareMs;
+console.log(`node ${process.version}, ${process.platform}/${process.arch}`);
+console.log(`\nstart-up: ois send vs bare node POST (${s.runs} alternating runs each, after warm-up)`);
+console.log(`  ois send        median ${s.oisMs.toFixed(1)} ms  p90 ${s.oisP90.toFixed(1)} ms`);
+console.log(`  bare node POST  median ${s.bareMs.toFixed(1)} ms  p90 ${s.bareP90.toFixed(1)} ms`);
+console.log(
+  `  ratio ${ratio.toFixed(2)}x (target <= 2.5x) ${ratio <= 2.5 ? 'OK' : 'MISSED'}; delivered ${s.delivered}/${s.expected}`,
+);
+
+const c = await chatThroughput();
+console.log(
+  `\nchat log: ${c.writers} processes appending ${c.total / c.writers} entries each to one day's log`,
+);
+console.log(
+  `  ${c.total} entries in ${c.seconds.toFixed(2)} s = ${c.perSecond.toFixed(0)} entries/s (target >= 300) ${c.perSecond >= 300 ? 'OK' : 'MISSED'}`,
+);
+console.log(
+  `  found ${c.found}/${c.total}, torn ${c.torn}, problems ${c.problems} ${c.found === c.total && c.torn === 0 ? 'OK' : 'LOST ENTRIES'}`,
+);
+const failed = ratio > 2.5 || c.perSecond < 300 || c.found !== c.total || s.delivered !== s.expected;
+process.exitCode = failed ? 1 : 0;
