@@ -20,7 +20,7 @@ describe('readme - the newcomer path', () => {
     const blocks = [...readme.matchAll(/```bash\n([^\n]+)\n```/g)].map((m) => m[1]!);
     expect(blocks).toHaveLength(2);
     const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8');
-    for (const command of blocks) expect(ci).toContain(`\n${command}\n`);
+    for (const command of blocks) expect(ci).toContain(`{ ${command}; } || exit 1`);
     expect(blocks[1]).toContain('npm test');
   });
 
