@@ -7,7 +7,8 @@ import { join } from 'node:path';
 export function openclawInstall(): { node: string; entry: string } {
   const node = process.env.OIS_INTEROP_NODE;
   const entry = process.env.OIS_INTEROP_OPENCLAW;
-  if (!node || !entry) throw new Error('run the interop suite with `npm run test:interop` (scripts/interop.sh sets it up)');
+  if (!node || !entry)
+    throw new Error('run the interop suite with `npm run test:interop` (scripts/interop.sh sets it up)');
   return { node, entry };
 }
 
@@ -143,7 +144,9 @@ export async function startGateway(options: GatewayOptions): Promise<RealGateway
     } catch {}
     if (Date.now() > deadline) {
       await gateway.stop();
-      throw new Error(`gateway ${options.name} did not answer /health within the time limit:\n${await tail(out)}`);
+      throw new Error(
+        `gateway ${options.name} did not answer /health within the time limit:\n${await tail(out)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -31,12 +31,19 @@ export async function startModelServer(respond: Responder): Promise<ModelServer>
     req.on('end', () => {
       if (req.method === 'GET' && req.url?.endsWith('/models')) {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ object: 'list', data: [{ id: 'mock-1', object: 'model', owned_by: 'ois-tests' }] }));
+        res.end(
+          JSON.stringify({
+            object: 'list',
+            data: [{ id: 'mock-1', object: 'model', owned_by: 'ois-tests' }],
+          }),
+        );
         return;
       }
       if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) {
         res.writeHead(404, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}`, type: 'not_found' } }));
+        res.end(
+          JSON.stringify({ error: { message: `no route ${req.method} ${req.url}`, type: 'not_found' } }),
+        );
         return;
       }
       let body: { messages?: { role: string; content: unknown }[]; stream?: boolean; model?: string };
@@ -56,8 +63,16 @@ export async function startModelServer(respond: Responder): Promise<ModelServer>
       const model = body.model ?? 'mock-1';
       const usage = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
       if (body.stream) {
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-        const frame = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}) =>
+        res.writeHead(200, {
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-cache',
+          connection: 'keep-alive',
+        });
+        const frame = (
+          delta: Record<string, unknown>,
+          finish: string | null,
+          extra: Record<string, unknown> = {},
+        ) =>
           `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
         res.write(frame({ role: 'assistant', content: '' }, null));
         res.write(frame({ content: answer }, null));

@@ -1,0 +1,195 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseChatLog } from '../../src/chatlog/index.js';
+import { parseHeader } from '../../src/federation/index.js';
+import { invokeTool } from '../../src/transport/index.js';
+import { type RunResult, runOis, tempDir } from '../helpers/cli.js';
+import { type CountingProxy, startCountingProxy } from './helpers/counting-proxy.js';
+import { type RealGateway, startGateway, stopAllGateways } from './helpers/gateway.js';
+import { type ModelServer, startModelServer } from './helpers/model-server.js';
+
+/**
+ * The interop suite: `ois` against real openclaw gateways (version in OIS_OPENCLAW_VERSION, installed by
+ * scripts/interop.sh), each in its own OPENCLAW_HOME on loopback, with a local OpenAI-compatible model
+ * server as their provider.
+ */
+
+const REPLY = 'interop reply from beta: all green';
+let dir: string;
+let team: string;
+let model: ModelServer;
+let gw: Record<'alpha' | 'beta' | 'gamma', RealGateway>;
+let proxy: CountingProxy;
+
+function ois(name: string, args: string[], input?: string): Promise<RunResult> {
+  return runOis(['--home', join(dir, `home-${name}`), ...args], {
+    env: { OIS_SEND_RETRIES: '2', HOME: dir },
+    ...(input === undefined ? {} : { input }),
+    timeoutMs: 100_000,
+  });
+}
+
+async function history(g: RealGateway): Promise<{ role?: string; content?: unknown }[]> {
+  const details = (await invokeTool(
+    { url: g.url, token: g.token, sessionKey: 'agent:main:main' },
+    'sessions_history',
+    {
+      sessionKey: 'agent:main:main',
+      limit: 50,
+    },
+  )) as { messages?: { role?: string; content?: unknown }[] };
+  return details.messages ?? [];
+}
+
+function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content))
+    return content.map((p) => (typeof p === 'string' ? p : ((p as { text?: string }).text ?? ''))).join('');
+  return JSON.stringify(content ?? '');
+}
+
+async function chatEntries() {
+  const today = new Date().toISOString().slice(0, 10);
+  const text = await readFile(join(team, 'chat', `${today}.md`), 'utf8').catch(() => '');
+  return parseChatLog(text, today);
+}
+
+async function setToken(from: string, peer: string, token: string): Promise<void> {
+  const r = await ois(from, ['secrets', 'set', peer, '--token-stdin'], token);
+  expect(r.code, r.stderr).toBe(0);
+}
+
+beforeAll(async () => {
+  dir = await tempDir('ois-interop-');
+  team = join(dir, 'team');
+  model = await startModelServer((last) =>
+    last.includes('please reply') && last.includes('[OIS ') ? REPLY : 'REPLY_SKIP',
+  );
+  const base = 20_000 + Math.floor(Math.random() * 200) * 100;
+  const [alpha, beta, gamma] = await Promise.all([
+    startGateway({ name: 'alpha', port: base, dir, allowSessionsSend: true, modelUrl: model.url }),
+    startGateway({ name: 'beta', port: base + 150, dir, allowSessionsSend: true, modelUrl: model.url }),
+    startGateway({ name: 'gamma', port: base + 300, dir, allowSessionsSend: false, modelUrl: model.url }),
+  ]);
+  gw = { alpha: alpha!, beta: beta!, gamma: gamma! };
+  proxy = await startCountingProxy({ host: '127.0.0.1', port: gw.beta.port });
+  for (const name of ['alpha', 'beta', 'gamma'] as const) {
+    // beta is published behind the counting proxy, so tests can count the requests ois makes.
+    const url = name === 'beta' ? proxy.url : gw[name].url;
+    const init = await ois(name, ['init', '--name', name, '--team', team, '--gateway', url]);
+    expect(init.code, init.stderr).toBe(0);
+    expect((await ois(name, ['join'])).code).toBe(0);
+  }
+  for (const from of ['alpha', 'beta', 'gamma'] as const) {
+    for (const to of ['alpha', 'beta', 'gamma'] as const)
+      if (from !== to) await setToken(from, to, gw[to].token);
+  }
+}, 240_000);
+
+afterAll(async () => {
+  await proxy?.close();
+  await stopAllGateways();
+  await model?.close();
+});
+
+describe(`interop - ois against real openclaw ${process.env.OIS_OPENCLAW_VERSION ?? ''} gateways`, () => {
+  it('interop a) a send lands in the peer session with the sender header, and is logged', async () => {
+    const r = await ois('alpha', ['send', 'beta', '--json', 'Interop hello from alpha']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.deliveries).toMatchObject([{ to: 'beta', outcome: 'delivered' }]);
+    // The message is in beta's own transcript, read back through its gateway.
+    let found: { from: string; to: string; id: string; body: string } | null = null;
+    for (let i = 0; i < 40 && !found; i++) {
+      for (const m of await history(gw.beta)) {
+        const text = contentText(m.content);
+        const at = text.indexOf('[OIS alpha');
+        const h = at >= 0 ? parseHeader(text.slice(at)) : null;
+        if (h?.id === out.id) found = h;
+      }
+      if (!found) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(found).toMatchObject({ from: 'alpha', to: 'beta', id: out.id });
+    expect(found!.body).toContain('Interop hello from alpha');
+    const { entries } = await chatEntries();
+    expect(entries.find((e) => e.id === out.id)).toMatchObject({
+      from: 'alpha',
+      to: ['beta'],
+      deliveries: [{ outcome: 'delivered' }],
+    });
+  });
+
+  it("interop b) send --wait returns the peer's reply", async () => {
+    const r = await ois('alpha', ['send', 'beta', '--wait', '60', '--json', 'Status? please reply']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.deliveries).toMatchObject([{ to: 'beta', outcome: 'replied', reply: REPLY }]);
+    const { entries } = await chatEntries();
+    expect(entries.find((e) => e.kind === 'reply' && e.replyTo === out.id)).toMatchObject({
+      from: 'beta',
+      body: REPLY,
+    });
+  });
+
+  it('interop c) a gateway without gateway.tools.allow gives the 404 outcome with the fix', async () => {
+    const r = await ois('alpha', ['send', 'gamma', 'hello gamma']);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain('error OIS_ERR_PEER_TOOL_DENIED');
+    expect(r.stderr).toContain('"gateway": {"tools": {"allow": ["sessions_send"]}}');
+  });
+
+  it('interop d) a wrong token gives the 401 outcome after exactly one request', async () => {
+    await setToken('gamma', 'beta', 'not-the-token-0123456789abcdef');
+    proxy.reset();
+    const r = await ois('gamma', ['send', 'beta', 'hello with a wrong token']);
+    await setToken('gamma', 'beta', gw.beta.token);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain('error OIS_ERR_PEER_AUTH');
+    expect(r.stderr).not.toContain('not-the-token');
+    expect(proxy.requests()).toBe(1);
+  });
+
+  it('interop f) --all sends to two gateways at once', async () => {
+    const r = await ois('gamma', ['send', '--all', '--json', 'all hands from gamma']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.deliveries.map((d: { to: string; outcome: string }) => `${d.to}:${d.outcome}`).sort()).toEqual(
+      ['alpha:delivered', 'beta:delivered'],
+    );
+  });
+
+  it('interop g) 1.9 MiB is delivered; over the 2 MiB limit is refused before sending', async () => {
+    const big = `big payload ${'x'.repeat(Math.floor(1.9 * 1024 * 1024))}`;
+    proxy.reset();
+    const ok = await ois('alpha', ['send', 'beta', '-'], big);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(proxy.requests()).toBe(1);
+    proxy.reset();
+    const tooBig = await ois('alpha', ['send', 'beta', '-'], 'y'.repeat(2 * 1024 * 1024));
+    expect(tooBig.code).toBe(2);
+    expect(tooBig.stderr).toContain('error OIS_ERR_MESSAGE_TOO_LARGE');
+    expect(proxy.requests()).toBe(0);
+  });
+
+  it('interop e) a stopped gateway: retries, then unreachable; the log entry is whole', async () => {
+    await gw.gamma.stop();
+    const before = (await chatEntries()).entries.length;
+    const r = await ois('alpha', ['send', 'gamma', '--json', 'anyone home?']);
+    expect(r.code).toBe(4);
+    const out = JSON.parse(r.stdout);
+    expect(out.deliveries[0]).toMatchObject({
+      outcome: 'failed',
+      error: { code: 'OIS_ERR_PEER_UNREACHABLE' },
+    });
+    const { entries, problems } = await chatEntries();
+    expect(problems).toEqual([]);
+    expect(entries).toHaveLength(before + 1);
+    expect(entries.at(-1)).toMatchObject({
+      id: out.id,
+      torn: undefined,
+      deliveries: [{ outcome: 'failed' }],
+    });
+    await writeFile(join(dir, 'done'), '');
+  });
+});
