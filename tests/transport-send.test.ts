@@ -301,6 +301,25 @@ describe('transport', () => {
     expect(invokes(s).map((q) => q.status)).toEqual([503, 200]);
   });
 
+  it('transport - a gateway still starting is retried like a 503, then delivered', async () => {
+    const s = await startSim({ mode: 'starting' });
+    setTimeout(() => s.setMode('normal'), 200);
+    const r = await sessionsSend(target(s.url), { message: 'x', ...FAST });
+    expect(r).toMatchObject({ status: 'accepted', attempts: 2 });
+    expect(invokes(s).map((q) => q.status)).toEqual([200, 200]);
+  });
+
+  it('transport - a gateway that stays in startup is PEER_BUSY, not a rejection', async () => {
+    const s = await startSim({ mode: 'starting' });
+    const err = await failure(
+      sessionsSend(target(s.url), { message: 'x', retries: 1, ...FAST }),
+      'OIS_ERR_PEER_BUSY',
+    );
+    expect(err.message).toContain('sessions.create unavailable during gateway startup');
+    expect(err.hint).toContain('still starting');
+    expect(invokes(s)).toHaveLength(2);
+  });
+
   it('transport - 503 until retries run out is PEER_BUSY with when to retry', async () => {
     const s = await startSim({ mode: 'suspending' });
     const err = await failure(

@@ -33,7 +33,7 @@ export const DEFAULT_FAILED_AUTH_LIMIT: FailedAuthLimit = {
   exemptLoopback: true,
 };
 
-export type GatewaySimulatorMode = 'normal' | 'suspending';
+export type GatewaySimulatorMode = 'normal' | 'suspending' | 'starting';
 
 export interface GatewaySimulatorOptions {
   /** Default '127.0.0.1'. */
@@ -52,7 +52,11 @@ export interface GatewaySimulatorOptions {
   reply?: (message: string, sessionKey: string) => string | null | Promise<string | null>;
   /** How long the assistant takes to answer a waited send. Longer than the send's timeout => "timeout". */
   replyDelayMs?: number;
-  /** 'suspending' answers 503 on /tools/invoke, as a gateway that is restarting does. */
+  /**
+   * 'suspending' answers 503 on /tools/invoke, as a gateway that is restarting does. 'starting' is the
+   * window (seen on real 2026.9.6 gateways) where /health already answers but /startupz is 503 and
+   * sessions_send fails with "sessions.create unavailable during gateway startup".
+   */
   mode?: GatewaySimulatorMode;
   failedAuthLimit?: FailedAuthLimit;
   /** Largest request body accepted (413 above it). Default 2 MiB, as the real gateway. */
@@ -241,6 +245,9 @@ export async function startGatewaySimulator(opts: GatewaySimulatorOptions): Prom
       .map((name) => args[name])
       .find((v): v is string => typeof v === 'string' && v.trim() !== '');
     if (message === undefined) return new ToolError('message required');
+    if (mode === 'starting') {
+      return jsonResult({ status: 'error', error: 'sessions.create unavailable during gateway startup' });
+    }
     const rawTimeout = args.timeoutSeconds;
     const timeoutSeconds =
       typeof rawTimeout === 'number' && Number.isFinite(rawTimeout) && rawTimeout >= 0
@@ -491,8 +498,9 @@ export async function startGatewaySimulator(opts: GatewaySimulatorOptions): Prom
         return;
       case '/startupz':
         req.resume();
-        // (not in the reference) the body; only the status is documented.
-        send(res, record, 200, { ok: true, status: 'started' });
+        // (not in the reference) the bodies; only the statuses are documented.
+        if (mode === 'starting') send(res, record, 503, { ok: false, status: 'starting' });
+        else send(res, record, 200, { ok: true, status: 'started' });
         return;
       case '/readyz':
         req.resume();

@@ -332,7 +332,16 @@ function interpret(
   const fail = (err: OisError) => new AbortError(err);
 
   if (status === 200) {
-    if (isRecord(json) && json.ok === true && isRecord(json.result)) return json.result;
+    if (isRecord(json) && json.ok === true && isRecord(json.result)) {
+      // Seen on real 2026.9.6 gateways: /health answers before startup is done, and a send in that window
+      // comes back as a tool error. Nothing was delivered, so it is retried like a 503.
+      const details = json.result.details;
+      if (isRecord(details) && details.status === 'error' && typeof details.error === 'string') {
+        if (/unavailable during gateway startup/i.test(details.error))
+          throw new PeerBusy(200, details.error, 1000);
+      }
+      return json.result;
+    }
     throw fail(
       new OisError(
         'OIS_ERR_PEER_PROTOCOL',
@@ -477,12 +486,14 @@ function busyError(ctx: CallContext, busy: PeerBusy, attempts: number): OisError
     retryAfterSeconds === undefined ? 'retry later' : `retry after ${retryAfterSeconds} s (${retryAt})`;
   return new OisError(
     'OIS_ERR_PEER_BUSY',
-    `peer gateway ${ctx.url} is busy: ${busy.gatewayMessage} (HTTP ${busy.status}); ${when}; the message was not delivered`,
+    `peer gateway ${ctx.url} is busy: ${busy.gatewayMessage}${busy.status === 200 ? '' : ` (HTTP ${busy.status})`}; ${when}; the message was not delivered`,
     {
       hint:
         busy.status === 429
           ? 'the gateway locked this address out after failed logins; check the token, then retry after the lockout'
-          : 'the peer gateway is restarting or suspending; retry shortly',
+          : busy.status === 200
+            ? 'the peer gateway is still starting; retry in a few seconds'
+            : 'the peer gateway is restarting or suspending; retry shortly',
       details: errorDetails(ctx, busy.status, {
         attempts,
         ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds, retryAt }),

@@ -139,13 +139,15 @@ export async function startGateway(options: GatewayOptions): Promise<RealGateway
   for (;;) {
     if (exited) throw new Error(`gateway ${options.name} exited during start:\n${await tail(out)}`);
     try {
-      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+      // /health answers while the gateway is still starting; /startupz only once it can serve sessions
+      // (before that, sessions_send answers "sessions.create unavailable during gateway startup").
+      const res = await fetch(`${url}/startupz`, { signal: AbortSignal.timeout(1000) });
       if (res.ok) break;
     } catch {}
     if (Date.now() > deadline) {
       await gateway.stop();
       throw new Error(
-        `gateway ${options.name} did not answer /health within the time limit:\n${await tail(out)}`,
+        `gateway ${options.name} did not finish starting (/startupz) within the time limit:\n${await tail(out)}`,
       );
     }
     await new Promise((r) => setTimeout(r, 250));
