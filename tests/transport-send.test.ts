@@ -137,12 +137,13 @@ describe('transport', () => {
     expect(r.attempts).toBe(1);
   });
 
-  it('transport - unknown session is PEER_REJECTED with the gateway words', async () => {
+  it('transport - unknown session is PEER_SESSION_UNKNOWN with the gateway words', async () => {
     const s = await startSim();
     const err = await failure(
       sessionsSend(target(s.url, 'agent:main:x'), { message: 'x', messageId: 'm-1' }),
-      'OIS_ERR_PEER_REJECTED',
+      'OIS_ERR_PEER_SESSION_UNKNOWN',
     );
+    expect(err.hint).toContain('gateway.sessionKey');
     expect(err.message).toContain('No session found: agent:main:x');
     expect(err.details).toMatchObject({ url: s.url, status: 200, messageId: 'm-1' });
     expect(invokes(s)).toHaveLength(1);

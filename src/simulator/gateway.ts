@@ -130,6 +130,7 @@ export async function startGatewaySimulator(opts: GatewaySimulatorOptions): Prom
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_SIMULATOR_BODY_BYTES;
   const replyFn = opts.reply ?? ((message: string) => `Echo: ${message.slice(0, 200)}`);
   let mode: GatewaySimulatorMode = opts.mode ?? 'normal';
+  const startedAt = Date.now();
 
   const requests: RecordedRequest[] = [];
   const transcripts = new Map<string, TranscriptMessage[]>();
@@ -500,7 +501,13 @@ export async function startGatewaySimulator(opts: GatewaySimulatorOptions): Prom
         req.resume();
         // (not in the reference) the bodies; only the statuses are documented.
         if (mode === 'starting') send(res, record, 503, { ok: false, status: 'starting' });
-        else send(res, record, 200, { ok: true, status: 'started' });
+        else
+          send(res, record, 200, {
+            ok: true,
+            status: 'started',
+            version: '2026.9.6',
+            uptimeMs: Date.now() - startedAt,
+          });
         return;
       case '/readyz':
         req.resume();

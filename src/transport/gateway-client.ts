@@ -166,13 +166,21 @@ export async function sessionsSend(target: GatewayTarget, options: SendOptions):
           },
         );
       }
+      if (words?.startsWith('No session found')) {
+        throw new OisError(
+          'OIS_ERR_PEER_SESSION_UNKNOWN',
+          `peer gateway ${ctx.url} has no session ${target.sessionKey}: ${words}`,
+          {
+            hint: `only agent:<id>:main keys are created on demand; fix gateway.sessionKey in the peer's AGENTS.md entry (the peer runs ois init --session-key KEY, then ois join)`,
+            details: facts,
+          },
+        );
+      }
       throw new OisError(
         'OIS_ERR_PEER_REJECTED',
         `peer gateway ${ctx.url} refused the message: ${words ?? 'sessions_send failed'}`,
         {
-          hint: words?.startsWith('No session found')
-            ? `check the session key ${target.sessionKey} in the peer's AGENTS.md entry`
-            : "read the peer gateway's words above; its log has the details",
+          hint: "read the peer gateway's words above; its log has the details",
           details: facts,
         },
       );

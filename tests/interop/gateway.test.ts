@@ -183,6 +183,91 @@ describe(`interop - ois against real openclaw ${process.env.OIS_OPENCLAW_VERSION
     expect(proxy.requests()).toBe(0);
   });
 
+  it('interop doctor) passes for a healthy peer without delivering anything', async () => {
+    // Earlier sends make beta's assistant run in the background; wait until its transcript is still.
+    const userMessages = async () => (await history(gw.beta)).filter((m) => m.role === 'user').length;
+    let before = await userMessages();
+    for (let i = 0; i < 30; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const now = await userMessages();
+      if (now === before) break;
+      before = now;
+    }
+    const r = await ois('alpha', ['doctor', 'beta', '--json']);
+    const checks = JSON.parse(r.stdout).checks as {
+      subject: string;
+      name: string;
+      status: string;
+      detail: string;
+    }[];
+    const beta = Object.fromEntries(
+      checks.filter((c) => c.subject === 'beta').map((c) => [c.name, c.status]),
+    );
+    expect(beta).toEqual({
+      address: 'ok',
+      'gateway up': 'ok',
+      'gateway started': 'ok',
+      'token accepted': 'ok',
+      'sessions_send allowed': 'ok',
+      'session key': 'ok',
+      clock: 'ok',
+    });
+    expect(checks.find((c) => c.subject === 'beta' && c.name === 'gateway started')?.detail).toBe(
+      `openclaw ${process.env.OIS_OPENCLAW_VERSION}`,
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await userMessages()).toBe(before);
+  });
+
+  it('interop doctor) tells apart tool not allowed, wrong token and unknown session key', async () => {
+    const status = async (from: string, peer: string) => {
+      const r = await ois(from, ['doctor', peer, '--json']);
+      const checks = JSON.parse(r.stdout).checks as {
+        subject: string;
+        name: string;
+        status: string;
+        code?: string;
+      }[];
+      return {
+        code: r.code,
+        failed: checks
+          .filter((c) => c.subject === peer && c.status === 'fail')
+          .map((c) => `${c.name}:${c.code}`),
+      };
+    };
+    expect(await status('alpha', 'gamma')).toEqual({
+      code: 5,
+      failed: ['sessions_send allowed:OIS_ERR_PEER_TOOL_DENIED'],
+    });
+
+    await setToken('gamma', 'beta', 'not-the-token-0123456789abcdef');
+    proxy.reset();
+    const wrong = await status('gamma', 'beta');
+    await setToken('gamma', 'beta', gw.beta.token);
+    expect(wrong).toEqual({ code: 5, failed: ['token accepted:OIS_ERR_PEER_AUTH'] });
+    expect(proxy.requests()).toBe(3); // /health, /startupz and one authenticated call
+
+    // delta: an agent on beta's gateway whose session key does not exist there.
+    const init = await ois('delta', [
+      'init',
+      '--name',
+      'delta',
+      '--team',
+      team,
+      '--gateway',
+      gw.beta.url,
+      '--session-key',
+      'agent:main:nowhere',
+    ]);
+    expect(init.code, init.stderr).toBe(0);
+    expect((await ois('delta', ['join'])).code).toBe(0);
+    await setToken('alpha', 'delta', gw.beta.token);
+    expect(await status('alpha', 'delta')).toEqual({
+      code: 5,
+      failed: ['session key:OIS_ERR_PEER_SESSION_UNKNOWN'],
+    });
+  });
+
   it('interop e) a stopped gateway: retries, then unreachable; the log entry is whole', async () => {
     await gw.gamma.stop();
     const before = (await chatEntries()).entries.length;
@@ -198,5 +283,11 @@ describe(`interop - ois against real openclaw ${process.env.OIS_OPENCLAW_VERSION
     expect(entries).toHaveLength(before + 1);
     expect(entries.at(-1)).toMatchObject({ id: out.id, deliveries: [{ outcome: 'failed' }] });
     expect(entries.at(-1)!.torn).toBeUndefined();
+    const doc = await ois('alpha', ['doctor', 'gamma', '--json']);
+    expect(doc.code).toBe(4);
+    const down = JSON.parse(doc.stdout).checks.find(
+      (c: { subject: string; name: string }) => c.subject === 'gamma' && c.name === 'gateway up',
+    );
+    expect(down).toMatchObject({ status: 'fail', code: 'OIS_ERR_PEER_UNREACHABLE' });
   });
 });

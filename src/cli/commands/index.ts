@@ -16,6 +16,11 @@ export const COMMANDS: readonly { name: string; summary: string; load: () => Pro
     load: async () => (await import('./chat.js')).command,
   },
   {
+    name: 'doctor',
+    summary: 'Check this instance and why each peer is (not) reachable',
+    load: async () => (await import('./doctor.js')).command,
+  },
+  {
     name: 'gateway-sim',
     summary: 'Run an OpenClaw gateway simulator (for trying OIS without OpenClaw)',
     load: async () => (await import('./gateway-sim.js')).command,

@@ -1,0 +1,57 @@
+import { Agent, request } from 'undici';
+
+export interface Probe {
+  status: number;
+  body: string;
+  /** The server's clock from the Date header, if any. */
+  date: Date | null;
+  ms: number;
+}
+
+/** A GET without credentials (health probes); throws the network error as is. */
+export async function probeGet(url: string, timeoutMs: number): Promise<Probe> {
+  const dispatcher = new Agent({ connect: { timeout: timeoutMs } });
+  const started = performance.now();
+  try {
+    const res = await request(url, {
+      method: 'GET',
+      dispatcher,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    const body = await res.body.text();
+    const ms = performance.now() - started;
+    const dateHeader = res.headers.date;
+    const date = typeof dateHeader === 'string' ? new Date(dateHeader) : null;
+    return { status: res.statusCode, body, date: date && !Number.isNaN(date.getTime()) ? date : null, ms };
+  } finally {
+    await dispatcher.destroy().catch(() => {});
+  }
+}
+
+/** A short description of a network error for a check line. */
+export function networkProblem(err: unknown): string {
+  const e = err as { code?: string; cause?: { code?: string }; message?: string };
+  const code = e.code ?? e.cause?.code;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused: nothing listens on that port';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'the host name does not resolve';
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
+      return 'no answer to the connection attempt (host down, or ZeroTier not connected)';
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return 'connected, but no answer in time';
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+      return 'the connection was reset';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'no route to the host (ZeroTier not connected?)';
+    default:
+      return e.message ?? String(err);
+  }
+}

@@ -1,0 +1,3 @@
+export { checkInstance, SELF } from './instance.js';
+export { checkGateway, type PeerCheckOptions, VERIFIED_OPENCLAW_VERSION } from './peer.js';
+export type { Check, CheckStatus } from './types.js';

@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { InstanceConfig } from '../config/index.js';
+import { isOisError } from '../errors.js';
+import { findAgent, loadRegistry, type Registry } from '../registry/index.js';
+import { acquireLock, FsTeamStore, TEMP_PREFIX, writeFileAtomic } from '../team/index.js';
+import type { Check } from './types.js';
+
+export const SELF = 'this instance';
+
+/**
+ * Checks this instance: config, team folder (found, writable, lock works), AGENTS.md (parses, no plaintext
+ * tokens, our own entry current). Returns the checks and the registry when it could be read.
+ */
+export async function checkInstance(
+  loadConfig: () => InstanceConfig,
+): Promise<{ checks: Check[]; config: InstanceConfig | null; registry: Registry | null }> {
+  const checks: Check[] = [];
+  const add = (c: Omit<Check, 'subject'>) => checks.push({ subject: SELF, ...c });
+  let config: InstanceConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    add({
+      name: 'config',
+      status: 'fail',
+      detail: isOisError(err) ? err.message : String(err),
+      fix: isOisError(err) ? err.hint : undefined,
+      code: isOisError(err) ? err.code : 'OIS_ERR_CONFIG_INVALID',
+    } as Check);
+    return { checks, config: null, registry: null };
+  }
+  if (!config.initialised || config.name === null) {
+    add({
+      name: 'config',
+      status: 'fail',
+      detail: `no ${config.file}`,
+      fix: 'ois init --name NAME --team DIR',
+      code: 'OIS_ERR_CONFIG_MISSING',
+    });
+  } else add({ name: 'config', status: 'ok', detail: `${config.file} (agent ${config.name})` });
+
+  if (config.team === null) {
+    add({
+      name: 'team folder',
+      status: 'fail',
+      detail: 'none configured and no AGENTS.md above the working directory',
+      fix: 'ois init --team DIR, --team DIR, or OIS_TEAM',
+      code: 'OIS_ERR_TEAM_NOT_FOUND',
+    });
+    return { checks, config, registry: null };
+  }
+  const store = new FsTeamStore(config.team, { timeoutMs: 3000 });
+  const probe = join(config.team, `${TEMP_PREFIX}doctor-${randomBytes(4).toString('hex')}`);
+  try {
+    await writeFileAtomic(probe, 'ois doctor write test\n');
+    await rm(probe, { force: true });
+    add({ name: 'team folder', status: 'ok', detail: `${config.team} (${config.teamSource}), writable` });
+  } catch (err) {
+    const missing = (err as { cause?: { code?: string } }).cause?.code === 'ENOENT';
+    add({
+      name: 'team folder',
+      status: 'fail',
+      detail: missing
+        ? `${config.team} does not exist`
+        : `${config.team} is not writable: ${isOisError(err) ? err.message : String(err)}`,
+      fix: missing
+        ? 'check that the share is mounted, or fix the path (ois init --team DIR)'
+        : 'give this user write access to the team folder, and mount the share read-write',
+      code: missing ? 'OIS_ERR_TEAM_NOT_FOUND' : 'OIS_ERR_TEAM_UNWRITABLE',
+    });
+    return { checks, config, registry: null };
+  }
+  try {
+    const release = await acquireLock(join(config.team, '.ois-doctor'), { timeoutMs: 3000 });
+    await release();
+    add({ name: 'team lock', status: 'ok', detail: 'a lock directory can be taken and released' });
+  } catch (err) {
+    add({
+      name: 'team lock',
+      status: 'fail',
+      detail: isOisError(err) ? err.message : String(err),
+      fix: isOisError(err) && err.hint ? err.hint : 'check the team folder allows creating folders',
+      code: isOisError(err) ? err.code : 'OIS_ERR_STORAGE',
+    });
+  }
+
+  let registry: Registry;
+  try {
+    registry = await loadRegistry(store);
+  } catch (err) {
+    add({
+      name: 'AGENTS.md',
+      status: 'fail',
+      detail: isOisError(err) ? err.message : String(err),
+      fix: 'fix the lines named (specs/registry.md describes the format)',
+      code: isOisError(err) ? err.code : 'OIS_ERR_REGISTRY_PARSE',
+    });
+    return { checks, config, registry: null };
+  }
+  add({ name: 'AGENTS.md', status: 'ok', detail: `${registry.agents.length} agents` });
+  const tokens = registry.warnings.filter((w) => w.code === 'plaintext-token');
+  if (tokens.length > 0) {
+    add({
+      name: 'no plaintext tokens',
+      status: 'fail',
+      detail: `AGENTS.md holds the gateway token of ${tokens.map((w) => w.agent).join(', ')}`,
+      fix: 'ois secrets import --redact, then rotate those tokens on their gateways',
+      code: 'OIS_ERR_REGISTRY_INVALID',
+    });
+  } else add({ name: 'no plaintext tokens', status: 'ok', detail: 'none in AGENTS.md' });
+  for (const w of registry.warnings.filter((x) => x.code !== 'plaintext-token')) {
+    add({ name: 'AGENTS.md entry', status: 'warn', detail: w.message, fix: w.hint });
+  }
+
+  if (config.name !== null) {
+    const me = findAgent(registry, config.name);
+    if (!me) {
+      add({
+        name: 'own entry',
+        status: 'fail',
+        detail: `no agent ${config.name} in AGENTS.md`,
+        fix: 'ois join',
+        code: 'OIS_ERR_AGENT_UNKNOWN',
+      });
+    } else if (
+      me.gateway?.url !== config.gateway.url ||
+      me.gateway?.sessionKey !== config.gateway.sessionKey
+    ) {
+      add({
+        name: 'own entry',
+        status: 'warn',
+        detail: `AGENTS.md says ${me.gateway?.url ?? 'no gateway'} (${me.gateway?.sessionKey ?? '-'}), the config says ${config.gateway.url} (${config.gateway.sessionKey})`,
+        fix: 'ois join (publishes the config)',
+      });
+    } else add({ name: 'own entry', status: 'ok', detail: `${me.name} (${me.role}, ${me.status})` });
+  }
+  return { checks, config, registry };
+}
