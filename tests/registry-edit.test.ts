@@ -3,7 +3,13 @@ import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type AgentFields, parseRegistry, redactTokensText, upsertAgentText } from '../src/registry/index.js';
+import {
+  type AgentFields,
+  parseRegistry,
+  redactTokensText,
+  setTeamSettingsText,
+  upsertAgentText,
+} from '../src/registry/index.js';
 import { OIS_BIN, runOis, tempDir } from './helpers/cli.js';
 import { ROOT } from './helpers/spec-blocks.js';
 
@@ -76,6 +82,27 @@ describe('registry - edits keep every other byte', () => {
     const after = upsertAgentText(crlf, parseRegistry(crlf), { ...gamma, name: 'a', role: 'admin' });
     expect(after.replace(/\r\n/g, '')).not.toContain('\n');
     expect(parseRegistry(after).agents[0]!.description).toBe('NAS assistant');
+  });
+
+  it('registry - team settings are added after the title, then replaced in place', () => {
+    const added = setTeamSettingsText(fixture, parseRegistry(fixture), {
+      zerotier: { network: '8056c2e21c000001' },
+    });
+    const first = removedAndAdded(fixture, added);
+    expect(first.removed).toBe('');
+    expect(first.added).toBe('```yaml ois-team\nzerotier: {network: 8056c2e21c000001}\n```\n');
+    expect(added.indexOf('ois-team')).toBeLessThan(added.indexOf('## 小龙'));
+    const changed = setTeamSettingsText(added, parseRegistry(added), {
+      zerotier: { network: 'abcdef0123456789' },
+    });
+    expect(removedAndAdded(added, changed)).toEqual({
+      removed: 'zerotier: {network: 8056c2e21c000001}',
+      added: 'zerotier: {network: abcdef0123456789}',
+    });
+    expect(parseRegistry(changed).team).toEqual({ zerotier: { network: 'abcdef0123456789' } });
+    expect(() => parseRegistry(changed.replace('abcdef0123456789', 'nope'))).toThrow(
+      /must be a 16-hex-digit network id/,
+    );
   });
 
   it('registry - redaction replaces only the token values', () => {

@@ -33,6 +33,12 @@ describe('registry - examples of specs/registry.md', () => {
     expect(registry.warnings.map((w) => w.code)).toEqual(['ois-address']);
   });
 
+  it("registry - the team settings example: the network id and the agent's node are read", () => {
+    const registry = parseRegistry(specBlocks('registry.md', 'registry-team').get('zerotier')!, 'AGENTS.md');
+    expect(registry.team).toEqual({ zerotier: { network: '8056c2e21c000001' } });
+    expect(registry.agents[0]!.extra).toEqual({ zerotier: { nodeId: '89e92ceee5', ip: '10.147.17.5' } });
+  });
+
   it('registry - a duplicate name is an error naming both lines', () => {
     try {
       parseRegistry(invalid.get('duplicate')!, '/team/AGENTS.md');

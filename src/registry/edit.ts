@@ -1,6 +1,6 @@
 import { dump } from 'js-yaml';
-import { AGENT_BLOCK_INFO, agentId, parseRegistry } from './parse.js';
-import type { AgentStatus, GatewayRef, Registry, Role } from './types.js';
+import { AGENT_BLOCK_INFO, agentId, parseRegistry, TEAM_BLOCK_INFO } from './parse.js';
+import type { AgentStatus, GatewayRef, Registry, Role, TeamSettings } from './types.js';
 
 /** The fields `ois join` writes into an agent's canonical block. Never a token. */
 export interface AgentFields {
@@ -114,4 +114,30 @@ function lastContentLine(lines: string[], start: number, end: number): number {
   let i = end - 1;
   while (i > start && lines[i]!.trim() === '') i--;
   return i;
+}
+
+/**
+ * Sets the team settings (the ```yaml ois-team block): replaces the block where it is, or adds it after the
+ * file's title (before the first section). Every other byte stays as it was.
+ */
+export function setTeamSettingsText(text: string, registry: Registry, settings: TeamSettings): string {
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const yaml = dump(settings, { lineWidth: -1, noRefs: true, flowLevel: 1 }).replace(/\n$/, '');
+  const block = `\`\`\`${TEAM_BLOCK_INFO}\n${yaml}\n\`\`\``
+    .split('\n')
+    .map((l) => (eol === '\r\n' ? `${l}\r` : l));
+  const lines = text.split('\n');
+  if (registry.teamBlock) {
+    lines.splice(registry.teamBlock.start, registry.teamBlock.end - registry.teamBlock.start + 1, ...block);
+    return lines.join('\n');
+  }
+  const firstSection = lines.findIndex((l) => /^ {0,3}## /.test(l));
+  if (firstSection < 0) {
+    let out = text;
+    if (out.length > 0 && !out.endsWith('\n')) out += eol;
+    if (out.length > 0 && !/(\r?\n){2}$/.test(out)) out += eol;
+    return `${out}${block.map((l) => l.replace(/\r$/, '')).join(eol)}${eol}`;
+  }
+  lines.splice(firstSection, 0, ...block, eol === '\r\n' ? '\r' : '');
+  return lines.join('\n');
 }

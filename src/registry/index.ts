@@ -2,6 +2,7 @@ export {
   type AgentFields,
   redactTokensText,
   renderAgentBlock,
+  setTeamSettingsText,
   TOKEN_REDACTED,
   upsertAgentText,
 } from './edit.js';
@@ -13,6 +14,7 @@ export {
   DEFAULT_GATEWAY_PORT,
   looksLikeToken,
   parseRegistry,
+  TEAM_BLOCK_INFO,
   validateAgentName,
 } from './parse.js';
 export { editRegistry, loadRegistry } from './store.js';
@@ -26,4 +28,5 @@ export {
   ROLES,
   type Role,
   STATUSES,
+  type TeamSettings,
 } from './types.js';

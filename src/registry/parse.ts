@@ -11,9 +11,12 @@ import {
   ROLES,
   type Role,
   STATUSES,
+  type TeamSettings,
 } from './types.js';
 
 export const AGENT_BLOCK_INFO = 'yaml ois-agent';
+export const TEAM_BLOCK_INFO = 'yaml ois-team';
+const NETWORK_ID = /^[0-9a-f]{16}$/;
 export const DEFAULT_AGENT_SESSION_KEY = 'agent:main:main';
 export const DEFAULT_GATEWAY_PORT = 18789;
 
@@ -97,6 +100,43 @@ export function parseRegistry(text: string, file = 'AGENTS.md'): Registry {
     }
   }
 
+  // The team block: one per file, outside agent sections.
+  let team: TeamSettings | null = null;
+  let teamBlock: Registry['teamBlock'] = null;
+  const teamBlocks = fences.filter(
+    (f) => f.info.replace(/\s+/g, ' ').trim().toLowerCase() === TEAM_BLOCK_INFO,
+  );
+  if (teamBlocks.length > 1)
+    parseProblems.push(
+      `${file}:${teamBlocks[1]!.start + 1}: a file may hold one \`${TEAM_BLOCK_INFO}\` block`,
+    );
+  const tb = teamBlocks[0];
+  if (tb) {
+    let data: unknown;
+    try {
+      data = loadYaml(lines.slice(tb.start + 1, tb.end).join('\n'));
+    } catch (err) {
+      const mark = (err as { mark?: { line?: number } }).mark;
+      parseProblems.push(
+        `${file}:${tb.start + 2 + (mark?.line ?? 0)}: ${(err as { reason?: string }).reason ?? 'invalid YAML'}`,
+      );
+    }
+    if (data === null || data === undefined) data = {};
+    if (typeof data !== 'object' || Array.isArray(data)) {
+      parseProblems.push(`${file}:${tb.start + 1}: the \`${TEAM_BLOCK_INFO}\` block must be a YAML mapping`);
+    } else {
+      const settings = data as TeamSettings;
+      const network = (settings.zerotier as { network?: unknown } | undefined)?.network;
+      if (settings.zerotier !== undefined && (typeof network !== 'string' || !NETWORK_ID.test(network))) {
+        invalid.push(
+          `${file}:${tb.start + 1}: zerotier.network "${String(network ?? '')}" must be a 16-hex-digit network id`,
+        );
+      }
+      team = settings;
+      teamBlock = { start: tb.start, end: tb.end };
+    }
+  }
+
   const seen = new Map<string, Agent>();
   for (const agent of agents) {
     const first = seen.get(agent.id);
@@ -127,7 +167,7 @@ export function parseRegistry(text: string, file = 'AGENTS.md'): Registry {
       },
     );
   }
-  return { file, agents, warnings, spans };
+  return { file, agents, warnings, spans, team, teamBlock };
 }
 
 interface Parsed {

@@ -57,10 +57,22 @@ export interface AgentSpan {
   token: { value: string; line: number } | null;
 }
 
+/** Team-wide settings: the one ```yaml ois-team block of the file, anywhere outside agent sections. */
+export interface TeamSettings {
+  /** The team's ZeroTier network: `{network: '<16 hex>'}`. */
+  zerotier?: { network: string };
+  /** Other keys, kept as they are. */
+  [key: string]: unknown;
+}
+
 export interface Registry {
   file: string;
   agents: Agent[];
   warnings: RegistryWarning[];
   /** For edits: the sections in file order. */
   spans: AgentSpan[];
+  /** Team settings, or null when the file has no `ois-team` block. */
+  team: TeamSettings | null;
+  /** Where the `ois-team` block is (0-based lines of its fences), for edits. */
+  teamBlock: { start: number; end: number } | null;
 }
