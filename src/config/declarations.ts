@@ -98,6 +98,55 @@ export const SETTINGS = [
     min: 0,
     max: 10,
   },
+  {
+    key: 'serve.port',
+    type: 'integer',
+    default: 18800,
+    env: 'OIS_SERVE_PORT',
+    flag: null,
+    description:
+      'Port of the daemon (`ois serve`). When it is taken, the daemon takes a free one, records it in the instance state and publishes it in AGENTS.md.',
+    min: 0,
+    max: 65535,
+  },
+  {
+    key: 'serve.host',
+    type: 'string',
+    default: null,
+    env: 'OIS_SERVE_HOST',
+    flag: null,
+    description:
+      'Address the daemon listens on. Default: the host of `serve.url` when it is an IP address (your ZeroTier IP), else 127.0.0.1.',
+  },
+  {
+    key: 'serve.url',
+    type: 'url',
+    default: null,
+    env: 'OIS_SERVE_URL',
+    flag: null,
+    description:
+      "The daemon's URL as peers reach it, published by `ois join`. Default: the host of `gateway.url` with `serve.port`.",
+  },
+  {
+    key: 'serve.rateLimit',
+    type: 'integer',
+    default: 60,
+    env: 'OIS_SERVE_RATE_LIMIT',
+    flag: null,
+    description: 'Messages a minute the daemon accepts from one sender (429 with Retry-After above it).',
+    min: 1,
+    max: 100_000,
+  },
+  {
+    key: 'serve.skewSeconds',
+    type: 'integer',
+    default: 300,
+    env: 'OIS_SERVE_SKEW_SECONDS',
+    flag: null,
+    description: "How far an envelope's createdAt may be from the daemon's clock, either way.",
+    min: 5,
+    max: 86_400,
+  },
 ] as const satisfies readonly SettingDeclaration[];
 
 export type SettingKey = (typeof SETTINGS)[number]['key'];

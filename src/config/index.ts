@@ -24,4 +24,5 @@ export {
   tokenEnvName,
   updateSecret,
 } from './secrets.js';
+export { DAEMON_STATE_FILE, type DaemonState, runningDaemon } from './state.js';
 export { type ConfigFileValues, writeConfigFile } from './write.js';

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { load as loadYaml } from 'js-yaml';
@@ -22,6 +23,14 @@ export interface InstanceConfig {
   readonly team: string | null;
   readonly teamSource: 'flag' | 'env' | 'config' | 'discovered' | null;
   readonly gateway: { readonly url: string; readonly sessionKey: string };
+  readonly serve: {
+    readonly port: number;
+    readonly host: string;
+    /** As peers reach it (published in AGENTS.md). */
+    readonly url: string;
+    readonly rateLimit: number;
+    readonly skewSeconds: number;
+  };
   readonly send: {
     readonly waitSessionKey: string;
     readonly connectTimeoutMs: number;
@@ -129,6 +138,7 @@ export function loadConfig(input: ConfigInput): InstanceConfig {
       url: values.get('gateway.url') as string,
       sessionKey: values.get('gateway.sessionKey') as string,
     }),
+    serve: Object.freeze(serveSettings(values)),
     send: Object.freeze({
       waitSessionKey: values.get('send.waitSessionKey') as string,
       connectTimeoutMs: values.get('send.connectTimeoutMs') as number,
@@ -136,6 +146,22 @@ export function loadConfig(input: ConfigInput): InstanceConfig {
       retries: values.get('send.retries') as number,
     }),
   });
+}
+
+/** The daemon's address: `serve.url` or the gateway's host with `serve.port`; it listens on that IP, else loopback. */
+function serveSettings(values: Map<string, string | number | null>): InstanceConfig['serve'] {
+  const port = values.get('serve.port') as number;
+  const gatewayHost = new URL(values.get('gateway.url') as string).hostname;
+  const url = (values.get('serve.url') as string | null) ?? `http://${gatewayHost}:${port}`;
+  const urlHost = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  const host = (values.get('serve.host') as string | null) ?? (isIP(urlHost) ? urlHost : '127.0.0.1');
+  return {
+    port,
+    host,
+    url,
+    rateLimit: values.get('serve.rateLimit') as number,
+    skewSeconds: values.get('serve.skewSeconds') as number,
+  };
 }
 
 function checkValue(

@@ -1,4 +1,17 @@
 export {
+  canonicalBytes,
+  ENVELOPE_SCHEMA,
+  ENVELOPE_VERSION,
+  type Envelope,
+  formatPublicKey,
+  MAX_ENVELOPE_BODY_BYTES,
+  parsePublicKey,
+  signEnvelope,
+  type UnsignedEnvelope,
+  verifyEnvelope,
+} from './envelope.js';
+export { ensureIdentity, IDENTITY_FILE, type Identity, loadIdentity } from './identity.js';
+export {
   checkBody,
   deliveredText,
   formatHeader,
@@ -7,6 +20,7 @@ export {
   newMessageId,
   parseHeader,
 } from './message.js';
+export { type PublishChanges, publishSelf } from './publish.js';
 export {
   type DeliveryReport,
   planRecipients,

@@ -4,11 +4,29 @@ import type { Agent, Registry } from '../registry/index.js';
 import { findAgent, requireAgent } from '../registry/index.js';
 import type { TeamStore } from '../team/index.js';
 import { MAX_GATEWAY_BODY_BYTES, type SendResult, sessionsSend } from '../transport/index.js';
+import { postEnvelope } from './client.js';
+import { MAX_ENVELOPE_BODY_BYTES, signEnvelope } from './envelope.js';
+import type { Identity } from './identity.js';
 import { checkBody, deliveredText, newMessageId } from './message.js';
 
-export interface Recipient {
-  agent: Agent & { gateway: NonNullable<Agent['gateway']> };
-  token: string;
+const DEFAULT_SESSION_KEY = 'agent:main:main';
+
+export interface FederationRef {
+  url: string;
+  publicKey: string;
+}
+
+/** How one recipient is reached: through its daemon (signed envelope) or its gateway (token). */
+export type Recipient =
+  | { mode: 'federated'; agent: Agent; federation: FederationRef; token: string | null }
+  | { mode: 'direct'; agent: Agent & { gateway: NonNullable<Agent['gateway']> }; token: string };
+
+/** The agent's published daemon, if it has one. */
+export function federationOf(agent: Agent): FederationRef | null {
+  const f = agent.extra.federation as { url?: unknown; publicKey?: unknown } | undefined;
+  return typeof f?.url === 'string' && typeof f.publicKey === 'string'
+    ? { url: f.url, publicKey: f.publicKey }
+    : null;
 }
 
 export interface TransportSettings {
@@ -32,6 +50,8 @@ export async function planRecipients(
   target: { names: string[] } | { all: true },
   tokenOf: (agent: Agent) => Promise<string | null>,
   skipped: (agent: Agent, why: string) => void = () => {},
+  /** Whether this instance can sign envelopes (has an identity); waited sends always go direct. */
+  federated = false,
 ): Promise<Recipient[]> {
   const me = findAgent(registry, self);
   let agents: Agent[];
@@ -40,7 +60,7 @@ export async function planRecipients(
     for (const a of registry.agents) {
       if (a.id === me?.id || a.name.toLowerCase() === self.toLowerCase()) continue;
       if (a.status !== 'active') skipped(a, `status ${a.status}`);
-      else if (!a.gateway) skipped(a, 'no gateway in AGENTS.md');
+      else if (!a.gateway && !(federated && federationOf(a))) skipped(a, 'no gateway in AGENTS.md');
       else agents.push(a);
     }
     if (agents.length === 0) {
@@ -82,20 +102,29 @@ export async function planRecipients(
     }
   }
   const tokens = await Promise.all(agents.map(tokenOf));
-  const missing = agents.filter((_, i) => tokens[i] === null);
+  const missing = agents.filter((a, i) => tokens[i] === null && !(federated && federationOf(a)));
   if (missing.length > 0) {
     const names = missing.map((a) => a.name);
     const first = missing[0]!;
     throw new OisError('OIS_ERR_TOKEN_MISSING', `no gateway token for ${names.join(', ')}`, {
-      hint: `ask ${first.name}'s owner for a token, then: ois secrets set ${first.id} --token-stdin (or export OIS_TOKEN_${first.id.toUpperCase().replace(/[^A-Z0-9]/g, '_')})`,
+      hint: `ask ${first.name}'s owner for a token, then: ois secrets set ${first.id} --token-stdin (or export OIS_TOKEN_${first.id.toUpperCase().replace(/[^A-Z0-9]/g, '_')}); peers that run ois serve need no token`,
       details: { agents: names },
     });
   }
-  return agents.map((agent, i) => ({ agent: agent as Recipient['agent'], token: tokens[i]! }));
+  return agents.map((agent, i): Recipient => {
+    const federation = federated ? federationOf(agent) : null;
+    if (federation) return { mode: 'federated', agent, federation, token: tokens[i] ?? null };
+    return {
+      mode: 'direct',
+      agent: agent as Extract<Recipient, { mode: 'direct' }>['agent'],
+      token: tokens[i]!,
+    };
+  });
 }
 
 export interface DeliveryReport {
   to: string;
+  via?: 'federated' | 'direct';
   outcome: DeliveryOutcome;
   seconds: number;
   attempts?: number;
@@ -120,13 +149,19 @@ export interface SendInput {
   /** Seconds to wait for each peer's reply; 0 or undefined: do not wait. */
   waitSeconds?: number;
   transport: TransportSettings;
+  /** Signs envelopes for federated recipients. */
+  identity?: Identity;
   signal?: AbortSignal;
   now?: () => Date;
 }
 
 /** The exact JSON bytes the gateway will receive, for the 2 MiB check before anything is sent. */
 function payloadBytes(r: Recipient, text: string, wait: number, callerSessionKey: string): number {
-  const args = { sessionKey: r.agent.gateway.sessionKey, message: text, timeoutSeconds: wait };
+  const args = {
+    sessionKey: r.agent.gateway?.sessionKey ?? DEFAULT_SESSION_KEY,
+    message: text,
+    timeoutSeconds: wait,
+  };
   const payload =
     wait > 0
       ? { tool: 'sessions_send', args, sessionKey: callerSessionKey }
@@ -148,6 +183,18 @@ export async function sendMessage(input: SendInput): Promise<SendReport> {
   const texts = input.recipients.map((r) =>
     deliveredText({ from: input.from, to: r.agent.name, id, at }, body),
   );
+  if (
+    input.recipients.some((r) => r.mode === 'federated') &&
+    Buffer.byteLength(body) > MAX_ENVELOPE_BODY_BYTES
+  ) {
+    throw new OisError(
+      'OIS_ERR_MESSAGE_TOO_LARGE',
+      `the message is over ${MAX_ENVELOPE_BODY_BYTES} bytes, the most an envelope carries`,
+      {
+        hint: 'put large content in the shared/ folder of the team and send its name',
+      },
+    );
+  }
   input.recipients.forEach((r, i) => {
     const bytes = payloadBytes(r, texts[i]!, wait, input.transport.callerSessionKey);
     if (bytes > MAX_GATEWAY_BODY_BYTES) {
@@ -166,23 +213,53 @@ export async function sendMessage(input: SendInput): Promise<SendReport> {
     input.recipients.map(async (r, i): Promise<DeliveryReport> => {
       const started = performance.now();
       try {
-        const result = await sessionsSend(
-          { url: r.agent.gateway.url, token: r.token, sessionKey: r.agent.gateway.sessionKey },
-          {
-            message: texts[i]!,
-            waitSeconds: wait,
-            callerSessionKey: input.transport.callerSessionKey,
-            connectTimeoutMs: input.transport.connectTimeoutMs,
-            timeoutMs: input.transport.timeoutMs,
-            retries: input.transport.retries,
-            messageId: id,
-            ...(input.transport.minRetryDelayMs === undefined
-              ? {}
-              : { minRetryDelayMs: input.transport.minRetryDelayMs }),
-            ...(input.signal ? { signal: input.signal } : {}),
-          },
-        );
-        return { to: r.agent.name, ...fromResult(result) };
+        if (r.mode === 'federated' && wait === 0) {
+          if (!input.identity)
+            throw new OisError('OIS_ERR_IDENTITY_MISSING', 'this instance has no signing key', {
+              hint: 'run ois init',
+            });
+          const envelope = signEnvelope(
+            { v: 1, id, from: input.from, to: r.agent.name, createdAt: at.toISOString(), body },
+            input.identity.privateKey,
+          );
+          try {
+            const result = await postEnvelope(r.federation.url, envelope, {
+              connectTimeoutMs: input.transport.connectTimeoutMs,
+              timeoutMs: input.transport.timeoutMs,
+              retries: input.transport.retries,
+              ...(input.transport.minRetryDelayMs === undefined
+                ? {}
+                : { minRetryDelayMs: input.transport.minRetryDelayMs }),
+              ...(input.signal ? { signal: input.signal } : {}),
+            });
+            return {
+              to: r.agent.name,
+              outcome: 'delivered',
+              seconds: round(result.seconds),
+              attempts: result.attempts,
+              via: 'federated',
+            };
+          } catch (err) {
+            // The peer's daemon is down but we hold its gateway token: direct delivery still reaches it.
+            if (!(isOisError(err, 'OIS_ERR_PEER_UNREACHABLE') && r.token !== null && r.agent.gateway))
+              throw err;
+          }
+        }
+        const direct = directTarget(r);
+        const result = await sessionsSend(direct, {
+          message: texts[i]!,
+          waitSeconds: wait,
+          callerSessionKey: input.transport.callerSessionKey,
+          connectTimeoutMs: input.transport.connectTimeoutMs,
+          timeoutMs: input.transport.timeoutMs,
+          retries: input.transport.retries,
+          messageId: id,
+          ...(input.transport.minRetryDelayMs === undefined
+            ? {}
+            : { minRetryDelayMs: input.transport.minRetryDelayMs }),
+          ...(input.signal ? { signal: input.signal } : {}),
+        });
+        return { to: r.agent.name, ...fromResult(result), via: 'direct' };
       } catch (err) {
         const error = isOisError(err)
           ? err
@@ -234,6 +311,18 @@ export async function sendMessage(input: SendInput): Promise<SendReport> {
     };
   }
   return { id, at: at.toISOString(), from: input.from, deliveries, log };
+}
+
+/** A waited send goes to the gateway even for a peer with a daemon (federation v1 does not carry replies). */
+function directTarget(r: Recipient): { url: string; token: string; sessionKey: string } {
+  if (r.mode === 'direct')
+    return { url: r.agent.gateway.url, token: r.token, sessionKey: r.agent.gateway.sessionKey };
+  if (!r.agent.gateway || r.token === null) {
+    throw new OisError('OIS_ERR_TOKEN_MISSING', `a waited send to ${r.agent.name} needs its gateway token`, {
+      hint: `federated messages carry no reply yet: send without --wait, or ois secrets set ${r.agent.id} --token-stdin`,
+    });
+  }
+  return { url: r.agent.gateway.url, token: r.token, sessionKey: r.agent.gateway.sessionKey };
 }
 
 function fromResult(result: SendResult): Omit<DeliveryReport, 'to'> {

@@ -45,4 +45,9 @@ export const COMMANDS: readonly { name: string; summary: string; load: () => Pro
     summary: 'Send a message to a peer agent by name',
     load: async () => (await import('./send.js')).command,
   },
+  {
+    name: 'serve',
+    summary: "Run this instance's daemon: receives signed messages from peers",
+    load: async () => (await import('./serve.js')).command,
+  },
 ];

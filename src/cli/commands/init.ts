@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DEFAULT_GATEWAY_URL, DEFAULT_SESSION_KEY, isHttpUrl, writeConfigFile } from '../../config/index.js';
 import { OisError, storageError } from '../../errors.js';
+import { ensureIdentity } from '../../federation/index.js';
 import { validateAgentName } from '../../registry/index.js';
 import { TEAM_PATHS } from '../../team/index.js';
 import type { Command } from '../command.js';
@@ -74,6 +75,7 @@ export const command: Command = {
       team,
       gateway: { url: gatewayUrl, sessionKey },
     });
+    const { identity, created: keyCreated } = await ensureIdentity(existing.home);
     if (ctx.json) {
       ctx.printJson({
         ok: true,
@@ -90,6 +92,7 @@ export const command: Command = {
     ctx.print(`  name     ${name}`);
     ctx.print(`  team     ${team}${created ? ' (created)' : ''}`);
     ctx.print(`  gateway  ${gatewayUrl} (session ${sessionKey})`);
+    ctx.print(`  key      ${identity.publicKey}${keyCreated ? ' (new)' : ''}`);
     ctx.print('next: ois join --description "what this agent does"');
   },
 };

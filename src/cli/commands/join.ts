@@ -1,12 +1,7 @@
+import { runningDaemon } from '../../config/index.js';
 import { OisError } from '../../errors.js';
-import {
-  type Agent,
-  agentId,
-  editRegistry,
-  ROLES,
-  type Role,
-  upsertAgentText,
-} from '../../registry/index.js';
+import { publishSelf } from '../../federation/index.js';
+import { ROLES, type Role } from '../../registry/index.js';
 import type { Command } from '../command.js';
 import { utcDate } from '../io.js';
 import { printRegistryWarnings } from './shared.js';
@@ -58,21 +53,18 @@ export const command: Command = {
             .map((c) => c.trim())
             .filter((c) => c !== '');
 
-    let before: Agent | null = null;
-    const registry = await editRegistry(store, (text, current) => {
-      before = current.agents.find((a) => a.id === agentId(config.name)) ?? null;
-      return upsertAgentText(text, current, {
-        name: config.name,
-        role: (role as Role | undefined) ?? before?.role ?? 'member',
-        status: before?.status ?? 'active',
-        description: description ?? before?.description ?? '',
-        capabilities: capabilities ?? before?.capabilities ?? [],
-        gateway: { url: config.gateway.url, sessionKey: config.gateway.sessionKey },
-        joined: before?.joined ?? utcDate(),
-        extra: before?.form === 'canonical' ? before.extra : {},
-      });
-    });
-    const agent = registry.agents.find((a) => a.id === agentId(config.name))!;
+    const daemon = await runningDaemon(config.home);
+    const { registry, before, agent } = await publishSelf(
+      store,
+      config,
+      {
+        ...(role === undefined ? {} : { role: role as Role }),
+        ...(description === undefined ? {} : { description }),
+        ...(capabilities === undefined ? {} : { capabilities }),
+        ...(daemon ? { federationUrl: daemon.url } : {}),
+      },
+      utcDate(),
+    );
     printRegistryWarnings(ctx, registry);
     const action = before === null ? 'joined' : 'updated';
     if (ctx.json) {

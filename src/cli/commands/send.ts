@@ -1,6 +1,6 @@
 import { resolveToken } from '../../config/index.js';
 import { EXIT, OisError } from '../../errors.js';
-import { type DeliveryReport, planRecipients, sendMessage } from '../../federation/index.js';
+import { type DeliveryReport, loadIdentity, planRecipients, sendMessage } from '../../federation/index.js';
 import { loadRegistry } from '../../registry/index.js';
 import type { Command } from '../command.js';
 import { readStdinText } from '../io.js';
@@ -61,12 +61,14 @@ export const command: Command = {
     const store = ctx.team();
     const registry = await loadRegistry(store);
     printRegistryWarnings(ctx, registry);
+    const identity = await loadIdentity(config.home);
     const recipients = await planRecipients(
       registry,
       config.name,
       all ? { all: true } : { names },
       async (agent) => (await resolveToken(config.home, ctx.io.env, agent.name))?.token ?? null,
       (agent, why) => ctx.warn(`skipping ${agent.name}: ${why}`),
+      identity !== null && wait === 0,
     );
     const report = await sendMessage({
       store,
@@ -80,6 +82,7 @@ export const command: Command = {
         retries: config.send.retries,
         callerSessionKey: config.send.waitSessionKey,
       },
+      ...(identity ? { identity } : {}),
       ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
     });
 

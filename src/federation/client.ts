@@ -1,0 +1,159 @@
+import pRetry, { AbortError } from 'p-retry';
+import { Agent, request } from 'undici';
+import { ERROR_CODES, type ErrorCode, isOisError, OisError } from '../errors.js';
+import { parseRetryAfter } from '../transport/index.js';
+import type { Envelope } from './envelope.js';
+
+export interface PostEnvelopeOptions {
+  connectTimeoutMs: number;
+  timeoutMs: number;
+  retries: number;
+  minRetryDelayMs?: number;
+  /** A Retry-After longer than this is not waited for. */
+  maxRetryAfterMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface PostEnvelopeResult {
+  status: 'delivered' | 'duplicate';
+  seconds: number;
+  attempts: number;
+}
+
+class Retryable extends Error {
+  constructor(
+    readonly error: OisError,
+    readonly retryAfterMs?: number,
+  ) {
+    super(error.message);
+  }
+}
+
+/**
+ * Posts a signed envelope to a peer daemon (`POST <url>/v1/messages`). Unlike a direct gateway call, every
+ * failure in transit can be retried: the receiver delivers an id once, so a repeat is acknowledged as a
+ * duplicate and never reaches the session twice.
+ */
+export async function postEnvelope(
+  url: string,
+  envelope: Envelope,
+  options: PostEnvelopeOptions,
+): Promise<PostEnvelopeResult> {
+  const started = performance.now();
+  const endpoint = `${url.replace(/\/+$/, '')}/v1/messages`;
+  const body = JSON.stringify(envelope);
+  const maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000;
+  const dispatcher = new Agent({ connect: { timeout: options.connectTimeoutMs } });
+  let attempts = 0;
+  try {
+    const status = await pRetry(
+      async () => {
+        attempts++;
+        let res: Awaited<ReturnType<typeof request>>;
+        try {
+          res = await request(endpoint, {
+            method: 'POST',
+            dispatcher,
+            headers: { 'content-type': 'application/json' },
+            body,
+            headersTimeout: options.timeoutMs,
+            bodyTimeout: options.timeoutMs,
+            ...(options.signal ? { signal: options.signal } : {}),
+          });
+        } catch (err) {
+          if (options.signal?.aborted)
+            throw new AbortError(
+              new OisError('OIS_ERR_INTERRUPTED', `interrupted while sending ${envelope.id} to ${url}`),
+            );
+          const code = (err as { code?: string }).code ?? 'error';
+          throw new Retryable(
+            new OisError(
+              'OIS_ERR_PEER_UNREACHABLE',
+              `the daemon of ${envelope.to} at ${url} cannot be reached (${code})`,
+              {
+                hint: `check that ${envelope.to}'s ois serve runs and is reachable over ZeroTier; the message can be sent again safely`,
+                details: { url, messageId: envelope.id },
+              },
+            ),
+          );
+        }
+        const text = await res.body.text();
+        let json: { status?: string; code?: string; message?: string } = {};
+        try {
+          json = JSON.parse(text);
+        } catch {}
+        if (res.statusCode === 202 || res.statusCode === 200) {
+          if (json.status === 'delivered' || json.status === 'duplicate') return json.status;
+          throw new AbortError(protocolError(url, res.statusCode, text));
+        }
+        const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+        const known =
+          typeof json.code === 'string' && json.code in ERROR_CODES ? (json.code as ErrorCode) : null;
+        const error = new OisError(
+          known ?? (res.statusCode >= 500 ? 'OIS_ERR_PEER_ERROR' : 'OIS_ERR_PEER_REJECTED'),
+          `the daemon of ${envelope.to} refused ${envelope.id}: ${json.message ?? `HTTP ${res.statusCode}`}`,
+          {
+            hint: known ? hintFor(known) : 'see the receiving daemon log',
+            details: { url, status: res.statusCode, messageId: envelope.id },
+          },
+        );
+        if (res.statusCode === 429 || res.statusCode === 503) {
+          if (retryAfterMs !== undefined && retryAfterMs > maxRetryAfterMs) throw new AbortError(error);
+          throw new Retryable(error, retryAfterMs);
+        }
+        throw new AbortError(error);
+      },
+      {
+        retries: options.retries,
+        minTimeout: options.minRetryDelayMs ?? 500,
+        maxTimeout: 10_000,
+        randomize: true,
+        ...(options.signal ? { signal: options.signal } : {}),
+        onFailedAttempt: async ({ error, retriesLeft, retryDelay }) => {
+          if (error instanceof Retryable && error.retryAfterMs !== undefined && retriesLeft > 0) {
+            const extra = error.retryAfterMs - retryDelay;
+            if (extra > 0) await new Promise((r) => setTimeout(r, extra));
+          }
+        },
+      },
+    );
+    return { status, seconds: (performance.now() - started) / 1000, attempts };
+  } catch (err) {
+    if (err instanceof Retryable) throw err.error;
+    if (isOisError(err)) throw err;
+    if (options.signal?.aborted)
+      throw new OisError('OIS_ERR_INTERRUPTED', `interrupted while sending ${envelope.id}`);
+    throw new OisError(
+      'OIS_ERR_INTERNAL',
+      `unexpected error sending ${envelope.id}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  } finally {
+    await dispatcher.destroy().catch(() => {});
+  }
+}
+
+function protocolError(url: string, status: number, text: string): OisError {
+  return new OisError(
+    'OIS_ERR_PEER_PROTOCOL',
+    `${url} answered ${status} with something that is not an OIS daemon answer: ${text.slice(0, 120)}`,
+    {
+      hint: "check the federation URL in the peer's AGENTS.md entry",
+    },
+  );
+}
+
+function hintFor(code: ErrorCode): string {
+  switch (code) {
+    case 'OIS_ERR_SIGNATURE_INVALID':
+      return 'the receiver has another public key for this instance: run ois join to publish the current one';
+    case 'OIS_ERR_SENDER_UNKNOWN':
+      return "the receiver's AGENTS.md has no key for this instance: run ois join (same team folder?)";
+    case 'OIS_ERR_ENVELOPE_STALE':
+      return 'a clock is off: turn on NTP on both machines (ois doctor shows the skew)';
+    case 'OIS_ERR_RECIPIENT_MISMATCH':
+      return "the federation URL in the recipient's AGENTS.md entry points at another instance";
+    default:
+      return 'see docs/errors.md';
+  }
+}

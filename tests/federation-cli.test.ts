@@ -1,0 +1,136 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseHeader } from '../src/federation/index.js';
+import { parseRegistry } from '../src/registry/index.js';
+import { OIS_BIN } from './helpers/cli.js';
+import { makeTeam, type TestAgent, type TestTeam } from './helpers/team.js';
+
+let team: TestTeam | undefined;
+const daemons: ChildProcess[] = [];
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const d of daemons.splice(0)) if (d.exitCode === null) d.kill('SIGKILL');
+  for (const s of servers.splice(0)) s.close();
+  await team?.close();
+  team = undefined;
+});
+
+interface Daemon {
+  child: ChildProcess;
+  url: string;
+  port: number;
+  stderr: () => string;
+}
+
+/** Starts `ois serve` for an agent (its own gateway token stored first) and waits for its state file. */
+async function serve(a: TestAgent, port = 0): Promise<Daemon> {
+  await a.ois(['secrets', 'set', a.name, '--token-stdin'], { input: a.token });
+  const child = spawn(process.execPath, [OIS_BIN, '--home', a.home, 'serve'], {
+    env: { PATH: process.env.PATH, HOME: a.home, OIS_SERVE_PORT: String(port) },
+  });
+  daemons.push(child);
+  let err = '';
+  child.stderr!.on('data', (d) => {
+    err += d;
+  });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const state = JSON.parse(await readFile(join(a.home, 'daemon.json'), 'utf8'));
+      if (state.pid === child.pid) return { child, url: state.url, port: state.port, stderr: () => err };
+    } catch {}
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`ois serve did not start: ${err}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function registryOf(t: TestTeam) {
+  return parseRegistry(await readFile(join(t.dir, 'AGENTS.md'), 'utf8'));
+}
+
+describe('federation - daemons on loopback', () => {
+  it('federation - a peer with a daemon gets signed messages: no gateway token handed around', async () => {
+    team = await makeTeam(['alpha', 'beta']);
+    const { alpha, beta } = team.agents;
+    await serve(beta!);
+    // alpha holds no token for beta at all.
+    await alpha!.ois(['secrets', 'rm', 'beta']);
+    const r = await alpha!.ois(['send', 'beta', '--json', 'signed hello']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.deliveries).toMatchObject([{ to: 'beta', outcome: 'delivered', via: 'federated' }]);
+    expect(parseHeader(beta!.sim.transcript('agent:main:main')[0]!.content)).toMatchObject({
+      from: 'alpha',
+      id: out.id,
+      body: 'signed hello',
+    });
+    const entries = JSON.parse((await beta!.ois(['chat', '--json'])).stdout).entries;
+    expect(entries).toMatchObject([
+      { id: out.id, from: 'alpha', to: ['beta'], deliveries: [{ outcome: 'delivered' }] },
+    ]);
+  });
+
+  it('federation - --all through three daemons', async () => {
+    team = await makeTeam(['alpha', 'beta', 'gamma']);
+    const { alpha, beta, gamma } = team.agents;
+    await Promise.all([serve(beta!), serve(gamma!)]);
+    await alpha!.ois(['secrets', 'rm', 'beta']);
+    await alpha!.ois(['secrets', 'rm', 'gamma']);
+    const r = await alpha!.ois(['send', '--all', '--json', 'hello all']);
+    expect(r.code, r.stderr).toBe(0);
+    const vias = JSON.parse(r.stdout)
+      .deliveries.map((d: { to: string; via: string }) => `${d.to}:${d.via}`)
+      .sort();
+    expect(vias).toEqual(['beta:federated', 'gamma:federated']);
+    for (const p of [beta!, gamma!]) expect(p.sim.transcript('agent:main:main')).toHaveLength(1);
+  });
+
+  it('federation - a second daemon on the same home refuses and names the first', async () => {
+    team = await makeTeam(['alpha']);
+    const first = await serve(team.agents.alpha!);
+    const second = await team.agents.alpha!.ois(['serve'], {
+      env: { OIS_SERVE_PORT: '0' },
+      timeoutMs: 10_000,
+    });
+    expect(second.code).toBe(3);
+    expect(second.stderr).toContain(
+      `error OIS_ERR_DAEMON_RUNNING: a daemon already serves ${team.agents.alpha!.home}: pid ${first.child.pid}`,
+    );
+  });
+
+  it('federation - a taken port: the daemon takes a free one and publishes it in AGENTS.md', async () => {
+    team = await makeTeam(['alpha']);
+    const blocker = createServer();
+    servers.push(blocker);
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const taken = (blocker.address() as { port: number }).port;
+    const d = await serve(team.agents.alpha!, taken);
+    expect(d.port).not.toBe(taken);
+    const alpha = (await registryOf(team)).agents.find((a) => a.name === 'alpha')!;
+    expect((alpha.extra.federation as { url: string }).url).toBe(`http://127.0.0.1:${d.port}`);
+    expect((await fetch(`${d.url}/healthz`)).status).toBe(200);
+  });
+
+  it('federation - SIGTERM stops the daemon gracefully and removes its state', async () => {
+    team = await makeTeam(['alpha']);
+    const d = await serve(team.agents.alpha!);
+    d.child.kill('SIGTERM');
+    const code = await new Promise((r) => d.child.on('close', r));
+    expect(code).toBe(130);
+    await expect(readFile(join(team.agents.alpha!.home, 'daemon.json'))).rejects.toThrow();
+  });
+
+  it('federation - two instances on one host never share a port, key or state', async () => {
+    team = await makeTeam(['alpha', 'beta']);
+    const [a, b] = await Promise.all([serve(team.agents.alpha!), serve(team.agents.beta!)]);
+    expect(a.port).not.toBe(b.port);
+    const registry = await registryOf(team);
+    const keys = registry.agents.map((x) => (x.extra.federation as { publicKey: string }).publicKey);
+    expect(new Set(keys).size).toBe(2);
+    expect(team.agents.alpha!.home).not.toBe(team.agents.beta!.home);
+  });
+});
