@@ -137,7 +137,7 @@ describe('send - direct delivery through the ois command', () => {
     const agents = join(team.dir, 'AGENTS.md');
     const text = await readFile(agents, 'utf8');
     await writeFile(agents, text.replace(team.agents.beta!.sim.url, `http://127.0.0.1:${port}`));
-    const r = await team.agents.alpha!.ois(['send', 'beta', '--json', 'anyone there?']);
+    const r = await team.agents.alpha!.ois(['send', 'beta', '--no-queue', '--json', 'anyone there?']);
     expect(r.code).toBe(4);
     const out = JSON.parse(r.stdout);
     expect(out.deliveries[0]).toMatchObject({
@@ -150,6 +150,31 @@ describe('send - direct delivery through the ois command', () => {
     expect(entries[0]).toMatchObject({
       deliveries: [{ outcome: 'failed', code: 'OIS_ERR_PEER_UNREACHABLE' }],
     });
+  });
+});
+
+describe('send - a peer that cannot be reached', () => {
+  it('send - by default the message is durably queued: exit 0, outcome queued, in the outbox and the log', async () => {
+    team = await makeTeam(['alpha', 'beta']);
+    const port = await closedPort();
+    const agents = join(team.dir, 'AGENTS.md');
+    await writeFile(
+      agents,
+      (await readFile(agents, 'utf8')).replace(team.agents.beta!.sim.url, `http://127.0.0.1:${port}`),
+    );
+    const r = await team.agents.alpha!.ois(['send', 'beta', '--json', 'see you later']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.deliveries[0]).toMatchObject({
+      to: 'beta',
+      outcome: 'queued',
+      code: 'OIS_ERR_PEER_UNREACHABLE',
+    });
+    expect(r.stderr).toContain('queued messages go out when this instance runs its daemon');
+    const queued = JSON.parse((await team.agents.alpha!.ois(['outbox', 'ls', '--json'])).stdout);
+    expect(JSON.stringify(queued)).toContain(out.id);
+    const entries = JSON.parse((await team.agents.alpha!.ois(['chat', '--json'])).stdout).entries;
+    expect(entries[0].deliveries).toMatchObject([{ to: 'beta', outcome: 'queued' }]);
   });
 });
 

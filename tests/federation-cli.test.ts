@@ -29,7 +29,12 @@ interface Daemon {
 async function serve(a: TestAgent, port = 0): Promise<Daemon> {
   await a.ois(['secrets', 'set', a.name, '--token-stdin'], { input: a.token });
   const child = spawn(process.execPath, [OIS_BIN, '--home', a.home, 'serve'], {
-    env: { PATH: process.env.PATH, HOME: a.home, OIS_SERVE_PORT: String(port) },
+    env: {
+      PATH: process.env.PATH,
+      HOME: a.home,
+      OIS_SERVE_PORT: String(port),
+      OIS_PRESENCE_INTERVAL_MS: '200',
+    },
   });
   daemons.push(child);
   let err = '';
@@ -132,5 +137,90 @@ describe('federation - daemons on loopback', () => {
     const keys = registry.agents.map((x) => (x.extra.federation as { publicKey: string }).publicKey);
     expect(new Set(keys).size).toBe(2);
     expect(team.agents.alpha!.home).not.toBe(team.agents.beta!.home);
+  });
+
+  it('federation - presence: ois agents shows a peer online, then offline with when it was last seen', async () => {
+    team = await makeTeam(['alpha', 'beta', 'gamma']);
+    const { alpha, beta } = team.agents;
+    await serve(beta!);
+    await serve(alpha!);
+    const presence = async () => {
+      const r = await alpha!.ois(['agents', '--json']);
+      return Object.fromEntries(
+        JSON.parse(r.stdout).agents.map(
+          (a: { name: string; presence: { status: string } | null; delivery: string }) => [
+            a.name,
+            `${a.presence?.status ?? 'none'}/${a.delivery}`,
+          ],
+        ),
+      );
+    };
+    const until = async (want: Record<string, string>) => {
+      const deadline = Date.now() + 8000;
+      let last: Record<string, string> = {};
+      while (Date.now() < deadline) {
+        last = await presence();
+        if (Object.entries(want).every(([k, v]) => last[k] === v)) return last;
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      return last;
+    };
+    expect(await until({ beta: 'up/federated', gamma: 'up/direct' })).toMatchObject({
+      beta: 'up/federated',
+      gamma: 'up/direct',
+    });
+    await team.agents.gamma!.sim.close();
+    expect(await until({ gamma: 'down/direct' })).toMatchObject({ gamma: 'down/direct' });
+    const table = await alpha!.ois(['agents']);
+    expect(table.stdout).toMatch(/ gamma +member +active +offline \(seen \d+s ago\) +direct/);
+    expect(table.stdout).toMatch(/ beta +member +active +online +federated/);
+  });
+
+  it('federation - a peer down: messages are durably queued, then delivered once each, in order, when it is back', async () => {
+    team = await makeTeam(['alpha', 'beta']);
+    const { alpha, beta } = team.agents;
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    await new Promise((r) => blocker.close(r));
+    const betaDaemon = await serve(beta!, port);
+    await serve(alpha!);
+    await alpha!.ois(['secrets', 'rm', 'beta']);
+    betaDaemon.child.kill('SIGTERM');
+    await new Promise((r) => betaDaemon.child.on('close', r));
+
+    const sent: string[] = [];
+    for (const n of [1, 2, 3]) {
+      const r = await alpha!.ois(['send', 'beta', '--json', `queued ${n}`]);
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.deliveries[0].outcome).toBe('queued');
+      sent.push(out.id);
+    }
+    const ls = JSON.parse((await alpha!.ois(['outbox', 'ls', '--json'])).stdout);
+    expect(JSON.stringify(ls)).toContain(sent[0]);
+    expect(beta!.sim.transcript('agent:main:main')).toEqual([]);
+
+    await serve(beta!, port);
+    const deadline = Date.now() + 10_000;
+    while (beta!.sim.transcript('agent:main:main').length < 3 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 500));
+    const got = beta!.sim.transcript('agent:main:main').map((m) => parseHeader(m.content));
+    expect(got.map((h) => h?.body)).toEqual(['queued 1', 'queued 2', 'queued 3']);
+    expect(got.map((h) => h?.id)).toEqual(sent);
+  });
+
+  it('federation - --no-queue fails at once when the peer is down', async () => {
+    team = await makeTeam(['alpha', 'beta']);
+    const { alpha, beta } = team.agents;
+    const d = await serve(beta!);
+    await alpha!.ois(['secrets', 'rm', 'beta']);
+    d.child.kill('SIGTERM');
+    await new Promise((r) => d.child.on('close', r));
+    const r = await alpha!.ois(['send', 'beta', '--no-queue', 'now or never']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('error OIS_ERR_PEER_UNREACHABLE');
+    expect(JSON.parse((await alpha!.ois(['outbox', 'ls', '--json'])).stdout)).not.toContain('now or never');
   });
 });

@@ -147,6 +147,17 @@ export const SETTINGS = [
     min: 5,
     max: 86_400,
   },
+  {
+    key: 'serve.presenceIntervalMs',
+    type: 'integer',
+    default: 15_000,
+    env: 'OIS_PRESENCE_INTERVAL_MS',
+    flag: null,
+    description:
+      "How often the daemon probes every peer (its daemon's /healthz, else its gateway's /health) for `ois agents` and to send queued messages when a peer comes back.",
+    min: 200,
+    max: 3_600_000,
+  },
 ] as const satisfies readonly SettingDeclaration[];
 
 export type SettingKey = (typeof SETTINGS)[number]['key'];

@@ -30,6 +30,7 @@ export interface InstanceConfig {
     readonly url: string;
     readonly rateLimit: number;
     readonly skewSeconds: number;
+    readonly presenceIntervalMs: number;
   };
   readonly send: {
     readonly waitSessionKey: string;
@@ -161,6 +162,7 @@ function serveSettings(values: Map<string, string | number | null>): InstanceCon
     url,
     rateLimit: values.get('serve.rateLimit') as number,
     skewSeconds: values.get('serve.skewSeconds') as number,
+    presenceIntervalMs: values.get('serve.presenceIntervalMs') as number,
   };
 }
 

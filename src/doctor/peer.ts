@@ -2,8 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { isOisError } from '../errors.js';
 import type { Agent } from '../registry/index.js';
-import { invokeTool } from '../transport/index.js';
-import { networkProblem, probeGet } from './http.js';
+import { invokeTool, networkProblem, probeGet } from '../transport/index.js';
 import type { Check } from './types.js';
 
 export const VERIFIED_OPENCLAW_VERSION = '2026.9.6';

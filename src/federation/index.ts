@@ -1,4 +1,11 @@
 export {
+  type AttemptSettings,
+  deliverPayload,
+  isTransient,
+  type OutboxPayload,
+  retryAfterOf,
+} from './deliver.js';
+export {
   canonicalBytes,
   ENVELOPE_SCHEMA,
   ENVELOPE_VERSION,
@@ -20,9 +27,30 @@ export {
   newMessageId,
   parseHeader,
 } from './message.js';
+export {
+  backoffDelay,
+  DEFAULT_OUTBOX_LEASE_MS,
+  DEFAULT_OUTBOX_TTL_MS,
+  Outbox,
+  type OutboxMessage,
+  type OutboxMode,
+  type OutboxState,
+  outboxPath,
+} from './outbox.js';
+export {
+  DEFAULT_PRESENCE_INTERVAL_MS,
+  type PeerPresence,
+  PRESENCE_FILE,
+  PresenceMonitor,
+  type PresenceOptions,
+  type PresenceSnapshot,
+  readPresence,
+} from './presence.js';
 export { type PublishChanges, publishSelf } from './publish.js';
 export {
   type DeliveryReport,
+  type FederationRef,
+  federationOf,
   planRecipients,
   type Recipient,
   type SendInput,

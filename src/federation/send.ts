@@ -1,13 +1,14 @@
 import { appendEntry, type ChatDelivery, type ChatEntry, type DeliveryOutcome } from '../chatlog/index.js';
-import { isOisError, OisError } from '../errors.js';
+import { type ErrorCode, isOisError, OisError } from '../errors.js';
 import type { Agent, Registry } from '../registry/index.js';
 import { findAgent, requireAgent } from '../registry/index.js';
 import type { TeamStore } from '../team/index.js';
 import { MAX_GATEWAY_BODY_BYTES, type SendResult, sessionsSend } from '../transport/index.js';
-import { postEnvelope } from './client.js';
+import { deliverPayload, isTransient, type OutboxPayload, retryAfterOf } from './deliver.js';
 import { MAX_ENVELOPE_BODY_BYTES, signEnvelope } from './envelope.js';
 import type { Identity } from './identity.js';
 import { checkBody, deliveredText, newMessageId } from './message.js';
+import type { Outbox } from './outbox.js';
 
 const DEFAULT_SESSION_KEY = 'agent:main:main';
 
@@ -124,6 +125,10 @@ export async function planRecipients(
 
 export interface DeliveryReport {
   to: string;
+  /** For `queued`: why it waits (the error of the attempt, or earlier messages ahead of it). */
+  note?: string;
+  /** For `queued` after a failed attempt: that attempt's error code. */
+  code?: ErrorCode;
   via?: 'federated' | 'direct';
   outcome: DeliveryOutcome;
   seconds: number;
@@ -151,6 +156,9 @@ export interface SendInput {
   transport: TransportSettings;
   /** Signs envelopes for federated recipients. */
   identity?: Identity;
+  /** Where undeliverable messages wait; without it (or with queue false) a failure is final. */
+  outbox?: Outbox;
+  queue?: boolean;
   signal?: AbortSignal;
   now?: () => Date;
 }
@@ -209,66 +217,114 @@ export async function sendMessage(input: SendInput): Promise<SendReport> {
     }
   });
 
+  const settings = {
+    connectTimeoutMs: input.transport.connectTimeoutMs,
+    timeoutMs: input.transport.timeoutMs,
+    retries: input.transport.retries,
+    ...(input.transport.minRetryDelayMs === undefined
+      ? {}
+      : { minRetryDelayMs: input.transport.minRetryDelayMs }),
+    ...(input.signal ? { signal: input.signal } : {}),
+  };
+  // A lease longer than one whole attempt, so the daemon never takes over a message ois send still sends.
+  const leaseMs =
+    (input.transport.connectTimeoutMs + input.transport.timeoutMs) * (input.transport.retries + 2) + 5000;
+
   const deliveries = await Promise.all(
     input.recipients.map(async (r, i): Promise<DeliveryReport> => {
       const started = performance.now();
-      try {
-        if (r.mode === 'federated' && wait === 0) {
-          if (!input.identity)
-            throw new OisError('OIS_ERR_IDENTITY_MISSING', 'this instance has no signing key', {
-              hint: 'run ois init',
-            });
-          const envelope = signEnvelope(
-            { v: 1, id, from: input.from, to: r.agent.name, createdAt: at.toISOString(), body },
-            input.identity.privateKey,
-          );
-          try {
-            const result = await postEnvelope(r.federation.url, envelope, {
-              connectTimeoutMs: input.transport.connectTimeoutMs,
-              timeoutMs: input.transport.timeoutMs,
-              retries: input.transport.retries,
-              ...(input.transport.minRetryDelayMs === undefined
-                ? {}
-                : { minRetryDelayMs: input.transport.minRetryDelayMs }),
-              ...(input.signal ? { signal: input.signal } : {}),
-            });
-            return {
-              to: r.agent.name,
-              outcome: 'delivered',
-              seconds: round(result.seconds),
-              attempts: result.attempts,
-              via: 'federated',
-            };
-          } catch (err) {
-            // The peer's daemon is down but we hold its gateway token: direct delivery still reaches it.
-            if (!(isOisError(err, 'OIS_ERR_PEER_UNREACHABLE') && r.token !== null && r.agent.gateway))
-              throw err;
-          }
+      const took = () => round((performance.now() - started) / 1000);
+      const federated = r.mode === 'federated' && wait === 0;
+      let payload: OutboxPayload | null = null;
+      if (federated) {
+        if (!input.identity) {
+          const error = new OisError('OIS_ERR_IDENTITY_MISSING', 'this instance has no signing key', {
+            hint: 'run ois init',
+          });
+          return { to: r.agent.name, outcome: 'failed', seconds: 0, error };
         }
-        const direct = directTarget(r);
-        const result = await sessionsSend(direct, {
-          message: texts[i]!,
-          waitSeconds: wait,
-          callerSessionKey: input.transport.callerSessionKey,
-          connectTimeoutMs: input.transport.connectTimeoutMs,
-          timeoutMs: input.transport.timeoutMs,
-          retries: input.transport.retries,
-          messageId: id,
-          ...(input.transport.minRetryDelayMs === undefined
-            ? {}
-            : { minRetryDelayMs: input.transport.minRetryDelayMs }),
-          ...(input.signal ? { signal: input.signal } : {}),
-        });
-        return { to: r.agent.name, ...fromResult(result), via: 'direct' };
+        const envelope = signEnvelope(
+          { v: 1, id, from: input.from, to: r.agent.name, createdAt: at.toISOString(), body },
+          input.identity.privateKey,
+        );
+        payload = { mode: 'federated', url: r.federation.url, envelope };
+      } else if (wait === 0 && r.agent.gateway) {
+        payload = {
+          mode: 'direct',
+          peer: r.agent.name,
+          url: r.agent.gateway.url,
+          sessionKey: r.agent.gateway.sessionKey,
+          text: texts[i]!,
+        };
+      }
+      // Durable first: the message is in the outbox before anything goes out, so a crash or a peer that is
+      // down never loses it. Waited sends are not queued: their caller waits for the reply now.
+      const outbox = input.queue && payload ? input.outbox : undefined;
+      const key = `${id}.${r.agent.id}`;
+      if (outbox && payload) {
+        const m = outbox.enqueue(
+          { id: key, peer: r.agent.name, payload: JSON.stringify(payload), mode: payload.mode },
+          { claim: true, leaseMs },
+        );
+        if (m.state === 'queued') {
+          return {
+            to: r.agent.name,
+            outcome: 'queued',
+            seconds: 0,
+            note: `behind earlier messages to ${r.agent.name}`,
+          };
+        }
+      }
+      try {
+        let via: 'federated' | 'direct' = federated ? 'federated' : 'direct';
+        let result: SendResult | null = null;
+        try {
+          if (federated && payload) await deliverPayload(payload, '', {}, settings);
+          else {
+            result = await sessionsSend(directTarget(r), {
+              message: texts[i]!,
+              waitSeconds: wait,
+              callerSessionKey: input.transport.callerSessionKey,
+              messageId: id,
+              ...settings,
+            });
+          }
+        } catch (err) {
+          // The peer's daemon is down but we hold its gateway token: direct delivery still reaches it.
+          if (
+            !(federated && isOisError(err, 'OIS_ERR_PEER_UNREACHABLE') && r.token !== null && r.agent.gateway)
+          )
+            throw err;
+          via = 'direct';
+          result = await sessionsSend(directTarget(r), { message: texts[i]!, messageId: id, ...settings });
+        }
+        outbox?.markDelivered(key);
+        if (result === null) return { to: r.agent.name, outcome: 'delivered', seconds: took(), via };
+        return { to: r.agent.name, ...fromResult(result), via };
       } catch (err) {
         const error = isOisError(err)
           ? err
           : new OisError('OIS_ERR_INTERNAL', `unexpected error: ${(err as Error).message}`, { cause: err });
-        const seconds = round((performance.now() - started) / 1000);
+        if (outbox && isTransient(error)) {
+          const retryAfterMs = retryAfterOf(error);
+          const m = outbox.markFailed(
+            key,
+            `${error.code}: ${error.message}`,
+            retryAfterMs === undefined ? {} : { retryAfterMs },
+          );
+          if (m?.state === 'queued')
+            return {
+              to: r.agent.name,
+              outcome: 'queued',
+              seconds: took(),
+              note: error.message,
+              code: error.code,
+            };
+        } else outbox?.markFailed(key, `${error.code}: ${error.message}`, { permanent: true });
         return {
           to: r.agent.name,
           outcome: error.code === 'OIS_ERR_DELIVERY_UNKNOWN' ? 'unknown' : 'failed',
-          seconds,
+          seconds: took(),
           error,
         };
       }
@@ -340,7 +396,8 @@ function fromResult(result: SendResult): Omit<DeliveryReport, 'to'> {
 }
 
 function toChatDelivery(d: DeliveryReport): ChatDelivery {
-  return { to: d.to, outcome: d.outcome, seconds: d.seconds, ...(d.error ? { code: d.error.code } : {}) };
+  const code = d.error?.code ?? d.code;
+  return { to: d.to, outcome: d.outcome, seconds: d.seconds, ...(code ? { code } : {}) };
 }
 
 function round(seconds: number): number {

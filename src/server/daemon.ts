@@ -10,6 +10,14 @@ import {
   runningDaemon,
 } from '../config/index.js';
 import { isOisError, OisError, storageError } from '../errors.js';
+import {
+  deliverPayload,
+  isTransient,
+  Outbox,
+  type OutboxPayload,
+  PresenceMonitor,
+  retryAfterOf,
+} from '../federation/index.js';
 import { loadRegistry, type Registry } from '../registry/index.js';
 import { FsTeamStore, TEAM_PATHS, writeFileAtomic } from '../team/index.js';
 import { invokeTool, sessionsSend } from '../transport/index.js';
@@ -30,6 +38,8 @@ export interface DaemonOptions {
   log: NodeJS.WritableStream | false;
   /** Called once listening, with the URL peers should use (to publish it in AGENTS.md). */
   onListening?: (url: string) => Promise<void>;
+  /** A peer came back (presence): its queued messages can go now. */
+  onPeerUp?: (peer: string) => void;
 }
 
 /** Reads AGENTS.md again only when it changed (size or mtime), so a busy daemon does not parse it per message. */
@@ -90,9 +100,23 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     }
   }
 
+  const registry = registryCache(store);
+  const outbox = Outbox.open(config.home);
+  const sender = new OutboxSender(outbox, config, env);
+  const presence = new PresenceMonitor({
+    home: config.home,
+    self: config.name,
+    registry,
+    intervalMs: config.serve.presenceIntervalMs,
+    onUp: (peer) => {
+      // A peer came back: what waits for it goes out now, not at its next backoff.
+      if (outbox.wakePeer(peer) > 0) sender.kick();
+      options.onPeerUp?.(peer);
+    },
+  });
   const app = await buildApp({
     config,
-    registry: registryCache(store),
+    registry,
     seen,
     deliver: async (text) => {
       await sessionsSend(await target(), { message: text, retries: 2, minRetryDelayMs: 200 });
@@ -120,18 +144,31 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   port = (app.server.address() as { port: number }).port;
   const url = port === config.serve.port ? config.serve.url : withPort(config.serve.url, port);
   const state: DaemonState = { pid: process.pid, port, url, startedAt: new Date().toISOString() };
+  // Publish the URL before the state file says the daemon is up, so whoever waits for it sees both.
+  try {
+    await options.onListening?.(url);
+  } catch (err) {
+    await app.close();
+    seen.close();
+    outbox.close();
+    throw err;
+  }
   const stateFile = join(config.home, DAEMON_STATE_FILE);
   try {
     await writeFileAtomic(stateFile, `${JSON.stringify(state, null, 2)}\n`);
   } catch (err) {
     await app.close();
     seen.close();
+    outbox.close();
     throw isOisError(err) ? err : storageError('write', stateFile, err);
   }
   if (port !== config.serve.port && config.serve.port !== 0) {
     app.log.warn({ wanted: config.serve.port, port }, 'the configured port was taken; serving on another');
   }
-  await options.onListening?.(url);
+  if (outbox.recovered)
+    app.log.warn({ setAside: outbox.recovered.details?.setAside }, outbox.recovered.message);
+  await presence.start();
+  sender.start();
   let stopped = false;
   return {
     app,
@@ -139,7 +176,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     async stop() {
       if (stopped) return;
       stopped = true;
+      await presence.stop();
+      await sender.stop();
       await app.close();
+      outbox.close();
       seen.close();
       await rm(stateFile, { force: true });
     },
@@ -150,4 +190,79 @@ function withPort(url: string, port: number): string {
   const u = new URL(url);
   u.port = String(port);
   return u.toString().replace(/\/$/, '');
+}
+
+/**
+ * Drains the outbox: every second (and at once when a peer comes back) it claims each peer's oldest due
+ * message, sends it once, and marks it delivered, or failed with the backoff the outbox computes. Per-peer
+ * order holds because the outbox hands out a peer's next message only after the previous one is settled.
+ */
+class OutboxSender {
+  readonly #outbox: Outbox;
+  readonly #config: InstanceConfig & { name: string };
+  readonly #env: Env;
+  #timer: NodeJS.Timeout | null = null;
+  #draining: Promise<void> | null = null;
+  #again = false;
+  #stopped = false;
+
+  constructor(outbox: Outbox, config: InstanceConfig & { name: string }, env: Env) {
+    this.#outbox = outbox;
+    this.#config = config;
+    this.#env = env;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => this.kick(), 1000);
+    this.#timer.unref();
+    this.kick();
+  }
+
+  kick(): void {
+    if (this.#stopped) return;
+    if (this.#draining) {
+      this.#again = true;
+      return;
+    }
+    this.#draining = this.#drain().finally(() => {
+      this.#draining = null;
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#draining;
+  }
+
+  async #drain(): Promise<void> {
+    const { connectTimeoutMs, timeoutMs } = this.#config.send;
+    const leaseMs = (connectTimeoutMs + timeoutMs) * 2 + 5000;
+    do {
+      this.#again = false;
+      const due = this.#outbox.claimDue(32, leaseMs);
+      await Promise.all(
+        due.map(async (m) => {
+          try {
+            const payload = JSON.parse(m.payload) as OutboxPayload;
+            await deliverPayload(payload, this.#config.home, this.#env, {
+              connectTimeoutMs,
+              timeoutMs,
+              retries: 0,
+            });
+            this.#outbox.markDelivered(m.id);
+          } catch (err) {
+            const code = isOisError(err) ? err.code : 'OIS_ERR_INTERNAL';
+            const retryAfterMs = retryAfterOf(err);
+            this.#outbox.markFailed(
+              m.id,
+              `${code}: ${(err as Error).message}`,
+              isTransient(err) ? (retryAfterMs === undefined ? {} : { retryAfterMs }) : { permanent: true },
+            );
+          }
+        }),
+      );
+      if (due.length > 0) this.#again = true;
+    } while (this.#again && !this.#stopped);
+  }
 }

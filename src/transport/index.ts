@@ -16,3 +16,4 @@ export {
   type SendResult,
   sessionsSend,
 } from './gateway-client.js';
+export { networkProblem, type Probe, probeGet } from './probe.js';

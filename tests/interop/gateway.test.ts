@@ -271,7 +271,7 @@ describe(`interop - ois against real openclaw ${process.env.OIS_OPENCLAW_VERSION
   it('interop e) a stopped gateway: retries, then unreachable; the log entry is whole', async () => {
     await gw.gamma.stop();
     const before = (await chatEntries()).entries.length;
-    const r = await ois('alpha', ['send', 'gamma', '--json', 'anyone home?']);
+    const r = await ois('alpha', ['send', 'gamma', '--no-queue', '--json', 'anyone home?']);
     expect(r.code).toBe(4);
     const out = JSON.parse(r.stdout);
     expect(out.deliveries[0]).toMatchObject({

@@ -1,5 +1,6 @@
 import { resolveToken } from '../../config/index.js';
 import { OisError } from '../../errors.js';
+import { federationOf, type PeerPresence, readPresence } from '../../federation/index.js';
 import { type Agent, agentId, loadRegistry, requireAgent } from '../../registry/index.js';
 import type { Command } from '../command.js';
 import { table } from '../io.js';
@@ -63,10 +64,18 @@ export const command: Command = {
     }
 
     const tokens = await Promise.all(registry.agents.map(tokenOf));
+    const presence = await readPresence(config.home);
+    const presenceOf = (a: Agent) => (a.id === self ? 'self' : describePresence(presence[a.name]));
     if (ctx.json) {
       ctx.printJson({
         file: registry.file,
-        agents: registry.agents.map((a, i) => ({ ...a, self: a.id === self, token: tokens[i] })),
+        agents: registry.agents.map((a, i) => ({
+          ...a,
+          self: a.id === self,
+          token: tokens[i],
+          delivery: federationOf(a) ? 'federated' : a.gateway ? 'direct' : 'none',
+          presence: presence[a.name] ?? null,
+        })),
         warnings: registry.warnings,
       });
       return;
@@ -77,11 +86,13 @@ export const command: Command = {
     }
     ctx.print(
       table(
-        ['NAME', 'ROLE', 'STATUS', 'GATEWAY', 'TOKEN', 'DESCRIPTION'],
+        ['NAME', 'ROLE', 'STATUS', 'PRESENCE', 'DELIVERY', 'GATEWAY', 'TOKEN', 'DESCRIPTION'],
         registry.agents.map((a, i) => [
           `${a.id === self ? '*' : ' '}${a.name}`,
           a.role,
           a.status,
+          presenceOf(a),
+          federationOf(a) ? 'federated' : a.gateway ? 'direct' : '-',
           a.gateway?.url ?? '-',
           tokens[i]!,
           a.description,
@@ -90,3 +101,19 @@ export const command: Command = {
     );
   },
 };
+
+/** `online`, `offline (last seen 5m ago)`, or `unknown` when no daemon of this instance has probed it. */
+function describePresence(p: PeerPresence | undefined): string {
+  if (!p) return 'unknown';
+  if (p.status === 'up') return 'online';
+  if (!p.lastSeen) return 'offline';
+  return `offline (seen ${ago(Date.now() - Date.parse(p.lastSeen))})`;
+}
+
+function ago(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s}s ago`;
+  if (s < 7200) return `${Math.round(s / 60)}m ago`;
+  if (s < 172_800) return `${Math.round(s / 3600)}h ago`;
+  return `${Math.round(s / 86_400)}d ago`;
+}

@@ -36,6 +36,16 @@ export const COMMANDS: readonly { name: string; summary: string; load: () => Pro
     load: async () => (await import('./join.js')).command,
   },
   {
+    name: 'net',
+    summary: "The team's ZeroTier network: status, members, authorising newcomers",
+    load: async () => (await import('./net.js')).command,
+  },
+  {
+    name: 'outbox',
+    summary: 'List, retry or drop the messages waiting for an offline peer',
+    load: async () => (await import('./outbox.js')).command,
+  },
+  {
     name: 'secrets',
     summary: "Keep peers' gateway tokens in this instance's private secrets file",
     load: async () => (await import('./secrets.js')).command,

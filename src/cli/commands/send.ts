@@ -1,6 +1,12 @@
-import { resolveToken } from '../../config/index.js';
+import { resolveToken, runningDaemon } from '../../config/index.js';
 import { EXIT, OisError } from '../../errors.js';
-import { type DeliveryReport, loadIdentity, planRecipients, sendMessage } from '../../federation/index.js';
+import {
+  type DeliveryReport,
+  loadIdentity,
+  Outbox,
+  planRecipients,
+  sendMessage,
+} from '../../federation/index.js';
 import { loadRegistry } from '../../registry/index.js';
 import type { Command } from '../command.js';
 import { readStdinText } from '../io.js';
@@ -15,6 +21,11 @@ export const command: Command = {
     usage: ['send NAME MESSAGE [--wait [SECONDS]]', 'send NAME - < message.txt', 'send --all MESSAGE'],
     options: {
       all: { type: 'boolean', description: 'Send to every other active agent, concurrently' },
+      'no-queue': {
+        type: 'boolean',
+        description:
+          'Fail at once when a peer cannot be reached, instead of keeping the message in the outbox',
+      },
       wait: {
         type: 'string',
         value: '[SECONDS]',
@@ -70,7 +81,11 @@ export const command: Command = {
       (agent, why) => ctx.warn(`skipping ${agent.name}: ${why}`),
       identity !== null && wait === 0,
     );
+    const queue = values['no-queue'] !== true && wait === 0;
+    const outbox = queue ? Outbox.open(config.home) : undefined;
+    if (outbox?.recovered) ctx.warn(outbox.recovered.message, outbox.recovered.hint);
     const report = await sendMessage({
+      ...(outbox ? { outbox, queue: true } : {}),
       store,
       from: config.name,
       recipients,
@@ -86,7 +101,11 @@ export const command: Command = {
       ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
     });
 
+    outbox?.close();
     const failed = report.deliveries.filter((d) => d.error !== undefined);
+    if (report.deliveries.some((d) => d.outcome === 'queued') && !(await runningDaemon(config.home))) {
+      ctx.warn('queued messages go out when this instance runs its daemon', 'start it: ois serve');
+    }
     if (ctx.json) {
       ctx.printJson({
         ok: failed.length === 0 && 'path' in report.log,
@@ -134,6 +153,11 @@ function printDelivery(ctx: Parameters<Command['run']>[0], d: DeliveryReport, id
       break;
     case 'timeout':
       ctx.print(`delivered to ${d.to}; timeout: no reply within the wait (id ${id})`);
+      break;
+    case 'queued':
+      ctx.print(
+        `queued for ${d.to} (id ${id}): ${d.note ?? 'waiting'}; it goes out when ${d.to} is back (ois outbox ls)`,
+      );
       break;
     case 'unknown':
       ctx.print(`delivery unknown for ${d.to} after ${took}: it may have arrived (id ${id})`);
