@@ -16,6 +16,8 @@ export interface PublishChanges {
   capabilities?: string[];
   /** The daemon's URL, when it differs from the config (a port taken at start). */
   federationUrl?: string;
+  /** This node on the team's ZeroTier network, when the local service runs. */
+  zerotier?: { nodeId: string; ip: string | null };
 }
 
 /**
@@ -39,6 +41,12 @@ export async function publishSelf(
     if (identity) {
       const url = changes.federationUrl ?? (extra.federation as { url?: unknown } | undefined)?.url;
       extra.federation = { ...(typeof url === 'string' ? { url } : {}), publicKey: identity.publicKey };
+    }
+    if (changes.zerotier) {
+      extra.zerotier = {
+        nodeId: changes.zerotier.nodeId,
+        ...(changes.zerotier.ip ? { ip: changes.zerotier.ip } : {}),
+      };
     }
     return upsertAgentText(text, current, {
       name: config.name,

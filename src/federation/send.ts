@@ -156,6 +156,11 @@ export interface SendInput {
   transport: TransportSettings;
   /** Signs envelopes for federated recipients. */
   identity?: Identity;
+  /**
+   * For a peer that cannot be reached: its gateway URL at its current ZeroTier address, when that changed
+   * (and the registry was updated), else null.
+   */
+  relocate?: (agent: Agent) => Promise<string | null>;
   /** Where undeliverable messages wait; without it (or with queue false) a failure is final. */
   outbox?: Outbox;
   queue?: boolean;
@@ -278,25 +283,29 @@ export async function sendMessage(input: SendInput): Promise<SendReport> {
       try {
         let via: 'federated' | 'direct' = federated ? 'federated' : 'direct';
         let result: SendResult | null = null;
+        const direct = async (url?: string) =>
+          sessionsSend(url ? { ...directTarget(r), url } : directTarget(r), {
+            message: texts[i]!,
+            waitSeconds: wait,
+            callerSessionKey: input.transport.callerSessionKey,
+            messageId: id,
+            ...settings,
+          });
         try {
           if (federated && payload) await deliverPayload(payload, '', {}, settings);
-          else {
-            result = await sessionsSend(directTarget(r), {
-              message: texts[i]!,
-              waitSeconds: wait,
-              callerSessionKey: input.transport.callerSessionKey,
-              messageId: id,
-              ...settings,
-            });
-          }
+          else result = await direct();
         } catch (err) {
-          // The peer's daemon is down but we hold its gateway token: direct delivery still reaches it.
-          if (
-            !(federated && isOisError(err, 'OIS_ERR_PEER_UNREACHABLE') && r.token !== null && r.agent.gateway)
-          )
-            throw err;
-          via = 'direct';
-          result = await sessionsSend(directTarget(r), { message: texts[i]!, messageId: id, ...settings });
+          if (!isOisError(err, 'OIS_ERR_PEER_UNREACHABLE')) throw err;
+          if (federated && r.token !== null && r.agent.gateway) {
+            // The peer's daemon is down but we hold its gateway token: direct delivery still reaches it.
+            via = 'direct';
+            result = await direct();
+          } else if (!federated && input.relocate) {
+            // Its ZeroTier address may have changed: ask the network where the node is now.
+            const moved = await input.relocate(r.agent).catch(() => null);
+            if (!moved) throw err;
+            result = await direct(moved);
+          } else throw err;
         }
         outbox?.markDelivered(key);
         if (result === null) return { to: r.agent.name, outcome: 'delivered', seconds: took(), via };

@@ -10,7 +10,8 @@ export interface AgentFields {
   description: string;
   capabilities: string[];
   gateway: GatewayRef | null;
-  joined: string;
+  /** YYYY-MM-DD, or null to leave it out. */
+  joined: string | null;
   /** Later fields (zerotier, federation, …), kept in the block after the known ones. */
   extra?: Record<string, unknown>;
 }
@@ -27,7 +28,7 @@ export function renderAgentBlock(fields: AgentFields): string {
     capabilities: fields.capabilities,
   };
   if (fields.gateway) data.gateway = { url: fields.gateway.url, sessionKey: fields.gateway.sessionKey };
-  data.joined = fields.joined;
+  if (fields.joined) data.joined = fields.joined;
   for (const [k, v] of Object.entries(fields.extra ?? {})) {
     if (!(k in data) && k !== 'token') data[k] = v;
   }

@@ -93,6 +93,17 @@ export const command: Command = {
         }),
       );
       for (const r of results) checks.push(...r);
+      // After the gateway probes, so ZeroTier has already tried to reach each peer.
+      const { checkZerotier } = await import('../../zerotier/index.js');
+      checks.push(
+        ...(await checkZerotier({
+          env: ctx.io.env,
+          networkId: registry.team?.zerotier?.network ?? null,
+          self: me ?? null,
+          peers,
+          timeoutMs,
+        })),
+      );
     }
 
     const failed = checks.filter((c) => c.status === 'fail');

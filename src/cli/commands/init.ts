@@ -3,8 +3,8 @@ import { join, resolve } from 'node:path';
 import { DEFAULT_GATEWAY_URL, DEFAULT_SESSION_KEY, isHttpUrl, writeConfigFile } from '../../config/index.js';
 import { OisError, storageError } from '../../errors.js';
 import { ensureIdentity } from '../../federation/index.js';
-import { validateAgentName } from '../../registry/index.js';
-import { TEAM_PATHS } from '../../team/index.js';
+import { editRegistry, setTeamSettingsText, validateAgentName } from '../../registry/index.js';
+import { FsTeamStore, TEAM_PATHS } from '../../team/index.js';
 import type { Command } from '../command.js';
 
 const REGISTRY_TEMPLATE = `# Team registry
@@ -17,7 +17,7 @@ export const command: Command = {
   spec: {
     name: 'init',
     summary: "Set up this instance's home: name, team folder, gateway",
-    usage: ['init --name NAME --team DIR [--gateway URL] [--session-key KEY]'],
+    usage: ['init --name NAME --team DIR [--gateway URL] [--session-key KEY] [--zerotier-network ID]'],
     options: {
       name: {
         type: 'string',
@@ -28,6 +28,11 @@ export const command: Command = {
         type: 'string',
         value: 'URL',
         description: `This instance's OpenClaw gateway as peers reach it (default ${DEFAULT_GATEWAY_URL})`,
+      },
+      'zerotier-network': {
+        type: 'string',
+        value: 'ID',
+        description: "The team's ZeroTier network id (16 hex digits), recorded in AGENTS.md",
       },
       'session-key': {
         type: 'string',
@@ -69,7 +74,15 @@ export const command: Command = {
       });
     }
 
+    const { parseNetworkId } = await import('../../zerotier/index.js');
+    const networkFlag = values['zerotier-network'] as string | undefined;
+    const networkId = networkFlag === undefined ? undefined : parseNetworkId(networkFlag);
     const created = await ensureTeamFolder(team);
+    if (networkId !== undefined) {
+      await editRegistry(new FsTeamStore(team), (text, reg) =>
+        setTeamSettingsText(text, reg, { ...(reg.team ?? {}), zerotier: { network: networkId } }),
+      );
+    }
     const file = await writeConfigFile(existing.home, {
       name,
       team,
@@ -93,6 +106,7 @@ export const command: Command = {
     ctx.print(`  team     ${team}${created ? ' (created)' : ''}`);
     ctx.print(`  gateway  ${gatewayUrl} (session ${sessionKey})`);
     ctx.print(`  key      ${identity.publicKey}${keyCreated ? ' (new)' : ''}`);
+    if (networkId !== undefined) ctx.print(`  network  ${networkId} (ZeroTier, recorded in AGENTS.md)`);
     ctx.print('next: ois join --description "what this agent does"');
   },
 };

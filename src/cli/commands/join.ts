@@ -1,7 +1,7 @@
 import { runningDaemon } from '../../config/index.js';
 import { OisError } from '../../errors.js';
 import { publishSelf } from '../../federation/index.js';
-import { ROLES, type Role } from '../../registry/index.js';
+import { loadRegistry, ROLES, type Role } from '../../registry/index.js';
 import type { Command } from '../command.js';
 import { utcDate } from '../io.js';
 import { printRegistryWarnings } from './shared.js';
@@ -54,6 +54,9 @@ export const command: Command = {
             .filter((c) => c !== '');
 
     const daemon = await runningDaemon(config.home);
+    const { detectZerotier } = await import('../../zerotier/index.js');
+    const networkId = (await loadRegistry(store)).team?.zerotier?.network ?? null;
+    const zerotier = await detectZerotier({ env: ctx.io.env, networkId });
     const { registry, before, agent } = await publishSelf(
       store,
       config,
@@ -62,6 +65,7 @@ export const command: Command = {
         ...(description === undefined ? {} : { description }),
         ...(capabilities === undefined ? {} : { capabilities }),
         ...(daemon ? { federationUrl: daemon.url } : {}),
+        ...(zerotier ? { zerotier } : {}),
       },
       utcDate(),
     );

@@ -7,7 +7,7 @@ import {
   planRecipients,
   sendMessage,
 } from '../../federation/index.js';
-import { loadRegistry } from '../../registry/index.js';
+import { type Agent, editRegistry, loadRegistry, upsertAgentText } from '../../registry/index.js';
 import type { Command } from '../command.js';
 import { readStdinText } from '../io.js';
 import { printRegistryWarnings } from './shared.js';
@@ -81,11 +81,50 @@ export const command: Command = {
       (agent, why) => ctx.warn(`skipping ${agent.name}: ${why}`),
       identity !== null && wait === 0,
     );
+    const relocate = async (agent: Agent): Promise<string | null> => {
+      const networkId = registry.team?.zerotier?.network;
+      if (!networkId || agent.form !== 'canonical') return null;
+      const zt = await import('../../zerotier/index.js');
+      if (!zt.agentZerotier(agent)) return null;
+      const source = await zt.openMemberSource({
+        env: ctx.io.env,
+        networkId,
+        centralToken: await zt.resolveCentralToken(config.home, ctx.io.env),
+      });
+      let members: Awaited<ReturnType<typeof source.members>>;
+      try {
+        members = await source.members();
+      } finally {
+        await source.close();
+      }
+      const moved = zt.resolveAddress(agent, members);
+      if (!moved?.changed || !moved.gatewayUrl || !agent.gateway) return null;
+      const url = moved.gatewayUrl;
+      await editRegistry(store, (text, current) => {
+        const cur = current.agents.find((a) => a.id === agent.id);
+        if (cur?.form !== 'canonical' || !cur.gateway) return null;
+        return upsertAgentText(text, current, {
+          name: cur.name,
+          role: cur.role,
+          status: cur.status,
+          description: cur.description,
+          capabilities: cur.capabilities,
+          gateway: { url, sessionKey: cur.gateway.sessionKey },
+          joined: cur.joined,
+          extra: { ...cur.extra, zerotier: { ...(cur.extra.zerotier as object), ip: moved.currentIp } },
+        });
+      });
+      ctx.warn(
+        `${agent.name} moved on the ZeroTier network (${moved.recordedIp ?? '?'} → ${moved.currentIp}); AGENTS.md updated`,
+      );
+      return url;
+    };
     const queue = values['no-queue'] !== true && wait === 0;
     const outbox = queue ? Outbox.open(config.home) : undefined;
     if (outbox?.recovered) ctx.warn(outbox.recovered.message, outbox.recovered.hint);
     const report = await sendMessage({
       ...(outbox ? { outbox, queue: true } : {}),
+      relocate,
       store,
       from: config.name,
       recipients,
