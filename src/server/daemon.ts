@@ -142,7 +142,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     await app.listen({ host: config.serve.host, port: 0 });
   }
   port = (app.server.address() as { port: number }).port;
-  const url = port === config.serve.port ? config.serve.url : withPort(config.serve.url, port);
+  const url =
+    new URL(config.serve.url).port === String(port) ? config.serve.url : withPort(config.serve.url, port);
   const state: DaemonState = { pid: process.pid, port, url, startedAt: new Date().toISOString() };
   // Publish the URL before the state file says the daemon is up, so whoever waits for it sees both.
   try {

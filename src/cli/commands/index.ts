@@ -16,6 +16,11 @@ export const COMMANDS: readonly { name: string; summary: string; load: () => Pro
     load: async () => (await import('./chat.js')).command,
   },
   {
+    name: 'demo',
+    summary: 'Try OIS on one machine: two instances, two gateway simulators, federated and queued messages',
+    load: async () => (await import('./demo.js')).command,
+  },
+  {
     name: 'doctor',
     summary: 'Check this instance and why each peer is (not) reachable',
     load: async () => (await import('./doctor.js')).command,

@@ -1,0 +1,22 @@
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { runOis } from './helpers/cli.js';
+
+describe('demo - the one-command tour', () => {
+  it('demo - runs two instances end to end, queues while a peer is down, delivers when it is back, cleans up', {
+    timeout: 40_000,
+  }, async () => {
+    const r = await runOis(['demo'], { timeoutMs: 35_000 });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('two OpenClaw gateway SIMULATORS (not real gateways)');
+    expect(r.stdout).toMatch(/delivered to beta in/);
+    expect(r.stdout).toMatch(/delivered to alpha in/);
+    expect(r.stdout).toMatch(/beta +queued +1 /);
+    expect(r.stdout).toMatch(/While you were away: the build is green\./);
+    expect(r.stdout).toContain('demo finished: every message arrived.');
+    const dir = /Everything lives in (\S+) and is removed/.exec(r.stdout)?.[1];
+    expect(dir).toBeDefined();
+    expect(existsSync(dir!)).toBe(false);
+  });
+});
