@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { parseChatLog } from '../dist/chatlog/index.js';
 import { startGatewaySimulator } from '../dist/simulator/index.js';
+import { benchDaemon } from './daemon.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ois = join(root, 'bin', 'ois.js');
@@ -163,5 +164,34 @@ console.log(
 console.log(
   `  found ${c.found}/${c.total}, torn ${c.torn}, problems ${c.problems} ${c.found === c.total && c.torn === 0 ? 'OK' : 'LOST ENTRIES'}`,
 );
-const failed = ratio > 2.5 || c.perSecond < 300 || c.found !== c.total || s.delivered !== s.expected;
+const d = await benchDaemon({ root });
+const added = d.daemonLat.p50 - d.directLat.p50;
+console.log(`\ndaemon: ${d.messages} messages, ${d.concurrency} at a time, into a gateway simulator`);
+console.log(`  direct to the gateway   ${d.directRate.toFixed(0)} messages/s`);
+console.log(
+  `  through ois serve       ${d.daemonRate.toFixed(0)} messages/s (target >= 1000) ${d.daemonRate >= 1000 ? 'OK' : 'MISSED'}`,
+);
+console.log(
+  `  latency direct          p50 ${d.directLat.p50.toFixed(2)} ms  p99 ${d.directLat.p99.toFixed(2)} ms`,
+);
+console.log(
+  `  latency through daemon  p50 ${d.daemonLat.p50.toFixed(2)} ms  p99 ${d.daemonLat.p99.toFixed(2)} ms`,
+);
+console.log(
+  `  added by the daemon     p50 ${added.toFixed(2)} ms (target < 2 ms) ${added < 2 ? 'OK' : 'MISSED'}`,
+);
+console.log(
+  `  idle daemon RSS         ${d.idleRssMb.toFixed(1)} MB (target < 80 MB) ${d.idleRssMb < 80 ? 'OK' : 'MISSED'}`,
+);
+console.log(
+  `    anonymous ${d.idleAnonMb.toFixed(1)} MB, file-backed ${d.idleFileMb.toFixed(1)} MB (mostly the node binary's own code)`,
+);
+const failed =
+  ratio > 2.5 ||
+  c.perSecond < 300 ||
+  c.found !== c.total ||
+  s.delivered !== s.expected ||
+  d.daemonRate < 1000 ||
+  added >= 2 ||
+  d.idleRssMb >= 80;
 process.exitCode = failed ? 1 : 0;

@@ -1,6 +1,7 @@
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { Agent } from 'undici';
 import {
   DAEMON_STATE_FILE,
   type DaemonState,
@@ -114,12 +115,19 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       options.onPeerUp?.(peer);
     },
   });
+  // One kept-alive connection pool to our own gateway for every inbound message.
+  const gateway = new Agent({ connect: { timeout: config.send.connectTimeoutMs }, keepAliveTimeout: 30_000 });
   const app = await buildApp({
     config,
     registry,
     seen,
     deliver: async (text) => {
-      await sessionsSend(await target(), { message: text, retries: 2, minRetryDelayMs: 200 });
+      await sessionsSend(await target(), {
+        message: text,
+        retries: 2,
+        minRetryDelayMs: 200,
+        dispatcher: gateway,
+      });
     },
     logger: options.log === false ? false : { level: 'info', redact: LOG_REDACT, stream: options.log },
   });
@@ -182,6 +190,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       await app.close();
       outbox.close();
       seen.close();
+      await gateway.close().catch(() => {});
       await rm(stateFile, { force: true });
     },
   };

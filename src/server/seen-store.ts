@@ -4,6 +4,9 @@ import { DatabaseSync } from 'node:sqlite';
 export type SeenState = 'delivering' | 'delivered';
 
 /**
+ * (WAL with synchronous=NORMAL: a commit survives a crash of the daemon, and only a power cut can lose the
+ * last few; at worst that repeats a delivery the sender retried, which is the rarest case there is.)
+ *
  * The ids a daemon has taken in (`<home>/inbox.db`), so a repeated envelope is acknowledged without a
  * second delivery. An id is claimed ('delivering') before the gateway call and released if that fails, so
  * two copies arriving at once cannot both be delivered and a failed delivery can be retried.
@@ -20,6 +23,7 @@ export class SeenStore {
     this.#db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA busy_timeout = 5000;
+      PRAGMA synchronous = NORMAL;
       CREATE TABLE IF NOT EXISTS seen (
         id TEXT PRIMARY KEY,
         sender TEXT NOT NULL,

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry, { AbortError } from 'p-retry';
 // The only undici import in OIS's send path: `ois send` runs once per message, so it loads one module graph.
-import { Agent } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { isOisError, OisError } from '../errors.js';
 import { AttemptFailure, postOnce, type RawResponse } from './http-attempt.js';
 
@@ -51,6 +51,11 @@ export interface RequestOptions {
   /** A Retry-After longer than this is not waited for: the call fails with OIS_ERR_PEER_BUSY. Default 30000. */
   maxRetryAfterMs?: number;
   signal?: AbortSignal;
+  /**
+   * A long-lived dispatcher to reuse (the daemon keeps its connection to its own gateway open); by default
+   * each call has its own, destroyed when it ends, so a one-shot `ois send` exits at once.
+   */
+  dispatcher?: Dispatcher;
   /** The OIS message id, carried in error details so a caller can report an unknown delivery. */
   messageId?: string;
 }
@@ -257,7 +262,8 @@ async function invoke(
 
   // One dispatcher per call: its connect timeout is per call, retries reuse its kept-alive connection, and
   // destroying it when the call ends leaves no socket holding a one-shot `ois send` process open.
-  const agent = new Agent({ connect: { timeout: connectTimeoutMs } });
+  const owned = options.dispatcher === undefined;
+  const agent = options.dispatcher ?? new Agent({ connect: { timeout: connectTimeoutMs } });
   let attempts = 0;
   let lastBodySent = false;
   try {
@@ -311,7 +317,7 @@ async function invoke(
     if (err instanceof NotSent) throw unreachableError(ctx, err.failure, attempts);
     throw internalError(ctx, err);
   } finally {
-    await agent.destroy().catch(() => {});
+    if (owned) await agent.destroy().catch(() => {});
   }
 }
 
