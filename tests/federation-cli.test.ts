@@ -223,4 +223,42 @@ describe('federation - daemons on loopback', () => {
     expect(r.stderr).toContain('error OIS_ERR_PEER_UNREACHABLE');
     expect(JSON.parse((await alpha!.ois(['outbox', 'ls', '--json'])).stdout)).not.toContain('now or never');
   });
+
+  it('federation - kill -9 of the receiving daemon mid-delivery: after restart nothing is lost or doubled', async () => {
+    let onDeliver: (() => void) | null = null;
+    team = await makeTeam(['alpha', 'beta'], { onMessage: () => onDeliver?.() });
+    const { alpha, beta } = team.agents;
+    const free = createServer();
+    await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+    const port = (free.address() as { port: number }).port;
+    await new Promise((r) => free.close(r));
+    const first = await serve(beta!, port);
+    await alpha!.ois(['secrets', 'rm', 'beta']);
+    const died = new Promise((res) => first.child.on('close', res));
+    // The message reaches beta's gateway, and beta's daemon dies before it can acknowledge or record it.
+    onDeliver = () => {
+      onDeliver = null;
+      first.child.kill('SIGKILL');
+    };
+    const r = await alpha!.ois(['send', 'beta', '--json', 'exactly once']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.deliveries[0].outcome).toBe('queued');
+    await died;
+    expect(beta!.sim.transcript('agent:main:main')).toHaveLength(1);
+
+    // Restart: the daemon finds the message in its session and settles the id; alpha's daemon then sends the
+    // queued copy, which is acknowledged as a duplicate.
+    await serve(beta!, port);
+    await serve(alpha!);
+    const deadline = Date.now() + 10_000;
+    let left = 1;
+    while (left > 0 && Date.now() < deadline) {
+      await new Promise((res) => setTimeout(res, 200));
+      left = JSON.parse((await alpha!.ois(['outbox', 'ls', '--json'])).stdout).messages?.length ?? 0;
+    }
+    expect(left).toBe(0);
+    const ids = beta!.sim.transcript('agent:main:main').map((m) => parseHeader(m.content)?.id);
+    expect(ids).toEqual([out.id]);
+  });
 });
