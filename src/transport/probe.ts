@@ -29,11 +29,14 @@ export async function probeGet(url: string, timeoutMs: number): Promise<Probe> {
   }
 }
 
-/** A short description of a network error for a check line. */
-export function networkProblem(err: unknown): string {
-  const e = err as { code?: string; cause?: { code?: string }; message?: string };
-  const code = e.code ?? e.cause?.code;
-  switch (code) {
+/**
+ * A short description of a network error (never includes headers, so never a token). `overZerotier` adds
+ * the likely ZeroTier cause to timeouts and missing routes, for peers reached over the network; it is off
+ * for the ZeroTier service itself on loopback.
+ */
+export function networkProblem(err: unknown, overZerotier = true): string {
+  const e = err as { code?: string; cause?: { code?: string }; message?: string } | undefined;
+  switch (e?.code ?? e?.cause?.code) {
     case 'ECONNREFUSED':
       return 'connection refused: nothing listens on that port';
     case 'ENOTFOUND':
@@ -41,7 +44,7 @@ export function networkProblem(err: unknown): string {
       return 'the host name does not resolve';
     case 'UND_ERR_CONNECT_TIMEOUT':
     case 'ETIMEDOUT':
-      return 'no answer to the connection attempt (host down, or ZeroTier not connected)';
+      return `no answer to the connection attempt${overZerotier ? ' (host down, or ZeroTier not connected)' : ''}`;
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
       return 'connected, but no answer in time';
@@ -50,8 +53,8 @@ export function networkProblem(err: unknown): string {
       return 'the connection was reset';
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
-      return 'no route to the host (ZeroTier not connected?)';
+      return `no route to the host${overZerotier ? ' (ZeroTier not connected?)' : ''}`;
     default:
-      return e.message ?? String(err);
+      return e?.message ?? String(err);
   }
 }

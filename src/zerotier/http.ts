@@ -1,4 +1,5 @@
 import { Agent, request } from 'undici';
+import { networkProblem } from '../transport/index.js';
 
 /** What a ZeroTier API answered: status, headers, and the body parsed as JSON when it is JSON. */
 export interface JsonResponse {
@@ -80,29 +81,9 @@ export function errorCode(err: unknown): string | undefined {
   return e?.code ?? e?.cause?.code;
 }
 
-/** A short description of a network error for messages (never includes headers, so never a token). */
+/** A short description of a network error for messages about the ZeroTier service or Central. */
 export function describeNetworkError(err: unknown): string {
-  switch (errorCode(err)) {
-    case 'ECONNREFUSED':
-      return 'connection refused';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'the host name does not resolve';
-    case 'UND_ERR_CONNECT_TIMEOUT':
-    case 'ETIMEDOUT':
-      return 'no answer to the connection attempt';
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-      return 'connected, but no answer in time';
-    case 'ECONNRESET':
-    case 'UND_ERR_SOCKET':
-      return 'the connection was reset';
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return 'no route to the host';
-    default:
-      return (err as Error | undefined)?.message ?? String(err);
-  }
+  return networkProblem(err, false);
 }
 
 /** `http://user:secret@host/x` → `http://host/x`: URLs go into messages. */
