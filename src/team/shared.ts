@@ -1,0 +1,294 @@
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OisError, storageError } from '../errors.js';
+import { TEMP_PREFIX, writeFileAtomic } from './atomic.js';
+import { withLock } from './lock.js';
+import type { TeamStore } from './store.js';
+
+/**
+ * Shared files: the flat `shared/` folder of the team folder. Every instance (and the viewer) writes here
+ * concurrently, possibly from several machines over NFS or SMB, so:
+ * - data goes to a temp file in `shared/` and is renamed into place (readers never see half a file);
+ * - each name is edited under its own lock, so "refuse an existing name" and the metadata that goes with
+ *   the data cannot interleave with another writer of the same name (other names never wait);
+ * - metadata lives in one JSON sidecar per file (`shared/.ois-meta/<name>.json`), written atomically:
+ *   there is no shared index for concurrent writers to lose each other's updates in.
+ */
+
+export const SHARED_DIR = 'shared';
+/** Sidecars and per-name locks; hidden from listings like every dot name. */
+export const SHARED_META_DIR = '.ois-meta';
+export const DEFAULT_SHARED_MAX_BYTES = 25 * 1024 * 1024;
+/** Bytes of UTF-8, the limit of most file systems for one path component. */
+const MAX_NAME_BYTES = 200;
+
+export interface SharedFile {
+  name: string;
+  size: number;
+  /** ISO-8601 UTC. */
+  uploadedAt: string;
+  /** The instance that wrote it; null for a file put into shared/ by hand. */
+  uploader: string | null;
+  /** Hex; null for a file put into shared/ by hand (its sidecar is missing or describes older content). */
+  sha256: string | null;
+}
+
+export interface PutSharedOptions {
+  uploader: string;
+  /** Replace an existing file of that name; without it an existing name is refused. */
+  overwrite?: boolean;
+  /** Default `DEFAULT_SHARED_MAX_BYTES`. */
+  maxBytes?: number;
+  now?: () => Date;
+}
+
+/** Why a request about a shared file was refused, for the edges to pick an HTTP status. */
+export type SharedRefusal = 'bad-name' | 'exists' | 'too-large' | 'not-a-file';
+
+/** The team folder (a store, or its path). */
+export type SharedTarget = Pick<TeamStore, 'root'> | string;
+
+function rootOf(target: SharedTarget): string {
+  return typeof target === 'string' ? target : target.root;
+}
+
+function refuse(reason: SharedRefusal, message: string, hint: string): OisError {
+  return new OisError('OIS_ERR_USAGE', message, { hint, details: { reason } });
+}
+
+/** The reason an error from this module carries, if any. */
+export function sharedRefusal(err: unknown): SharedRefusal | null {
+  if (!(err instanceof OisError)) return null;
+  const reason = err.details?.reason;
+  return typeof reason === 'string' && ['bad-name', 'exists', 'too-large', 'not-a-file'].includes(reason)
+    ? (reason as SharedRefusal)
+    : null;
+}
+
+// Percent-encoded `/`, `\`, `.` and NUL: a name that still holds them was encoded twice, which is only ever
+// an attempt to smuggle a separator past one layer of decoding.
+const ENCODED = /%(?:2f|5c|2e|00)/i;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Checks a shared file name and returns it (NFC). A name is one path component: no separators (also not
+ * percent-encoded), no NUL or control characters, not starting with a dot (`.`, `..`, our sidecars and temp
+ * files), not ending in `.lock` (lock directories), no trailing dot or space (SMB drops them). Throws
+ * `OIS_ERR_USAGE` otherwise.
+ * @example sharedName('plan v2.md') // 'plan v2.md'
+ */
+export function sharedName(name: string): string {
+  const n = name.normalize('NFC');
+  const bad = (why: string) =>
+    refuse(
+      'bad-name',
+      `not a shared file name: ${JSON.stringify(name)} (${why})`,
+      'use a plain file name such as plan.md: no folders, no leading dot',
+    );
+  if (n.length === 0) throw bad('empty');
+  if (Buffer.byteLength(n) > MAX_NAME_BYTES) throw bad(`over ${MAX_NAME_BYTES} bytes`);
+  if (n.includes('/') || n.includes('\\')) throw bad('it holds a path separator');
+  if (CONTROL.test(n)) throw bad('it holds a NUL or control character');
+  if (ENCODED.test(n)) throw bad('it holds an encoded separator');
+  if (n.startsWith('.')) throw bad('it starts with a dot');
+  if (n.endsWith('.lock')) throw bad('.lock names are reserved for locks');
+  if (/[. ]$/.test(n)) throw bad('it ends with a dot or a space');
+  return n;
+}
+
+interface Paths {
+  dir: string;
+  file: string;
+  metaDir: string;
+  meta: string;
+  /** What withLock makes `<lock>.lock` of: inside the hidden folder, so listings never show locks. */
+  lock: string;
+}
+
+function pathsOf(target: SharedTarget, name: string): Paths {
+  const dir = join(rootOf(target), SHARED_DIR);
+  const metaDir = join(dir, SHARED_META_DIR);
+  return {
+    dir,
+    file: join(dir, name),
+    metaDir,
+    meta: join(metaDir, `${name}.json`),
+    lock: join(metaDir, name),
+  };
+}
+
+/** lstat, null when missing; never follows a symlink. */
+async function entry(path: string) {
+  try {
+    return await lstat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw storageError('read', path, err);
+  }
+}
+
+function notAFile(name: string): OisError {
+  return refuse(
+    'not-a-file',
+    `shared/${name} is not a regular file (a symlink or a folder); OIS leaves it alone`,
+    'only plain files in shared/ are shared files',
+  );
+}
+
+async function readMeta(path: string): Promise<SharedFile | null> {
+  try {
+    const meta = JSON.parse(await readFile(path, 'utf8')) as Partial<SharedFile>;
+    return typeof meta.size === 'number' ? (meta as SharedFile) : null;
+  } catch {
+    // Missing or unreadable sidecar: the file is described from its own stat.
+    return null;
+  }
+}
+
+function describe(name: string, stats: { size: number; mtime: Date }, meta: SharedFile | null): SharedFile {
+  // A sidecar whose size disagrees describes other content (the file was replaced by hand).
+  if (meta && meta.size === stats.size) {
+    return {
+      name,
+      size: stats.size,
+      uploadedAt: meta.uploadedAt,
+      uploader: meta.uploader ?? null,
+      sha256: meta.sha256 ?? null,
+    };
+  }
+  return { name, size: stats.size, uploadedAt: stats.mtime.toISOString(), uploader: null, sha256: null };
+}
+
+/**
+ * Stores `data` as `shared/<name>`. Refuses an existing name unless `overwrite`, data over `maxBytes`,
+ * and a name that is a symlink or a folder. Returns what it stored.
+ * @example await putShared(store, 'plan.md', Buffer.from('# Plan'), { uploader: 'alpha' })
+ */
+export async function putShared(
+  target: SharedTarget,
+  name: string,
+  data: Uint8Array,
+  options: PutSharedOptions,
+): Promise<SharedFile> {
+  const safe = sharedName(name);
+  const max = options.maxBytes ?? DEFAULT_SHARED_MAX_BYTES;
+  if (data.byteLength > max) {
+    throw refuse(
+      'too-large',
+      `${safe} is ${data.byteLength} bytes, over the limit of ${max}`,
+      'share a smaller file, or a link to where the big one lives',
+    );
+  }
+  const p = pathsOf(target, safe);
+  try {
+    await mkdir(p.metaDir, { recursive: true });
+  } catch (err) {
+    throw storageError('create', p.metaDir, err);
+  }
+  return withLock(p.lock, async () => {
+    const existing = await entry(p.file);
+    if (existing && !existing.isFile()) throw notAFile(safe);
+    if (existing && !options.overwrite) {
+      throw refuse(
+        'exists',
+        `shared/${safe} exists already`,
+        'pick another name, or replace it on purpose (--force, ?overwrite=1)',
+      );
+    }
+    // The data first, the sidecar second: a crash in between leaves a file described by its stat (uploader
+    // unknown), never a sidecar for data that is not there.
+    await writeFileAtomic(p.file, data);
+    const info: SharedFile = {
+      name: safe,
+      size: data.byteLength,
+      uploadedAt: (options.now?.() ?? new Date()).toISOString(),
+      uploader: options.uploader,
+      sha256: createHash('sha256').update(data).digest('hex'),
+    };
+    await writeFileAtomic(p.meta, `${JSON.stringify(info, null, 2)}\n`);
+    return info;
+  });
+}
+
+/** `shared/<name>` and its description, or null when there is no such file. Never follows a symlink. */
+export async function getShared(
+  target: SharedTarget,
+  name: string,
+): Promise<{ info: SharedFile; data: Buffer } | null> {
+  const safe = sharedName(name);
+  const p = pathsOf(target, safe);
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    // O_NOFOLLOW: a symlink planted in shared/ (pointing at /etc/passwd, say) fails here with ELOOP, with no
+    // window between a check and the open.
+    handle = await open(p.file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'ELOOP' || code === 'EMLINK') throw notAFile(safe);
+    throw storageError('read', p.file, err);
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw notAFile(safe);
+    const data = await handle.readFile();
+    return { info: describe(safe, { size: data.length, mtime: stats.mtime }, await readMeta(p.meta)), data };
+  } catch (err) {
+    if (err instanceof OisError) throw err;
+    throw storageError('read', p.file, err);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The shared files, by name; symlinks, folders, dot names and temp files are not listed. */
+export async function listShared(target: SharedTarget): Promise<SharedFile[]> {
+  const dir = join(rootOf(target), SHARED_DIR);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw storageError('list', dir, err);
+  }
+  const files: SharedFile[] = [];
+  for (const name of names.sort()) {
+    if (name.startsWith('.') || name.startsWith(TEMP_PREFIX) || name.endsWith('.lock')) continue;
+    const stats = await entry(join(dir, name));
+    if (!stats?.isFile()) continue;
+    files.push(describe(name, stats, await readMeta(join(dir, SHARED_META_DIR, `${name}.json`))));
+  }
+  return files;
+}
+
+/** Removes `shared/<name>` and its sidecar; false when there was no such file. */
+export async function removeShared(target: SharedTarget, name: string): Promise<boolean> {
+  const safe = sharedName(name);
+  const p = pathsOf(target, safe);
+  const existing = await entry(p.file);
+  if (!existing) return false;
+  if (!existing.isFile()) throw notAFile(safe);
+  try {
+    await mkdir(p.metaDir, { recursive: true });
+  } catch (err) {
+    throw storageError('create', p.metaDir, err);
+  }
+  return withLock(p.lock, async () => {
+    const now = await entry(p.file);
+    if (!now) return false;
+    if (!now.isFile()) throw notAFile(safe);
+    try {
+      // Rename away first: readers see the file or nothing, and the name is free at once.
+      const gone = join(p.dir, `${TEMP_PREFIX}rm-${safe}`);
+      await rename(p.file, gone);
+      await rm(gone, { force: true });
+      await rm(p.meta, { force: true });
+    } catch (err) {
+      throw storageError('remove', p.file, err);
+    }
+    return true;
+  });
+}
