@@ -96,6 +96,7 @@ export const ERROR_CODES = {
   OIS_ERR_RECIPIENT_MISMATCH: { exit: EXIT.rejected, status: 404 },
   OIS_ERR_RATE_LIMITED: { exit: EXIT.unreachable, status: 429 },
   OIS_ERR_LOCAL_GATEWAY: { exit: EXIT.unreachable, status: 503 },
+  OIS_ERR_VIEWER_UNAUTHORIZED: { exit: EXIT.usage, status: 401 },
 
   OIS_ERR_STORAGE: STORAGE,
   OIS_ERR_TEAM_UNWRITABLE: STORAGE,

@@ -261,4 +261,15 @@ describe('federation - daemons on loopback', () => {
     const ids = beta!.sim.transcript('agent:main:main').map((m) => parseHeader(m.content)?.id);
     expect(ids).toEqual([out.id]);
   });
+
+  it('federation - ois serve serves the viewer on loopback: page with a CSP, and the API', async () => {
+    team = await makeTeam(['alpha', 'beta']);
+    const d = await serve(team.agents.alpha!);
+    const page = await fetch(`${d.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(await page.text()).toContain('<html');
+    const agents = await (await fetch(`${d.url}/api/agents`)).json();
+    expect(JSON.stringify(agents)).toContain('beta');
+  });
 });

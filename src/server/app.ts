@@ -6,6 +6,7 @@ import { ENVELOPE_SCHEMA, type Envelope, verifyEnvelope } from '../federation/en
 import { deliveredText } from '../federation/message.js';
 import { type Agent, agentId, findAgent, type Registry } from '../registry/index.js';
 import type { SeenStore } from './seen-store.js';
+import { type ViewerOptions, viewerPlugin } from './viewer/plugin.js';
 
 export const INBOUND_BODY_LIMIT = 2 * 1024 * 1024;
 
@@ -19,6 +20,8 @@ export interface AppDeps {
   now?: () => number;
   /** Pino options, or false (tests). */
   logger?: boolean | Record<string, unknown>;
+  /** The web viewer (chat, agents, shared files, outbox, compose); left out when absent. */
+  viewer?: ViewerOptions;
 }
 
 interface Checked {
@@ -64,6 +67,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(rateLimit, { global: false });
+
+  if (deps.viewer) await app.register(viewerPlugin, deps.viewer);
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_request, reply) => {

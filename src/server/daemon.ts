@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -9,15 +10,20 @@ import {
   type InstanceConfig,
   resolveToken,
   runningDaemon,
+  updateSecret,
 } from '../config/index.js';
 import { isOisError, OisError, storageError } from '../errors.js';
 import {
   deliverPayload,
   isTransient,
+  loadIdentity,
   Outbox,
   type OutboxPayload,
   PresenceMonitor,
+  planRecipients,
+  readPresence,
   retryAfterOf,
+  sendMessage,
 } from '../federation/index.js';
 import { loadRegistry, type Registry } from '../registry/index.js';
 import { FsTeamStore, TEAM_PATHS, writeFileAtomic } from '../team/index.js';
@@ -115,6 +121,43 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       options.onPeerUp?.(peer);
     },
   });
+  // Compose in the viewer goes through the same path as ois send.
+  const compose = async (to: string[] | 'all', body: string) => {
+    const current = await registry();
+    const identity = await loadIdentity(config.home);
+    const recipients = await planRecipients(
+      current,
+      config.name,
+      to === 'all' ? { all: true } : { names: to },
+      async (agent) => (await resolveToken(config.home, env, agent.name))?.token ?? null,
+      () => {},
+      identity !== null,
+    );
+    const report = await sendMessage({
+      store,
+      from: config.name,
+      recipients,
+      body,
+      transport: {
+        connectTimeoutMs: config.send.connectTimeoutMs,
+        timeoutMs: config.send.timeoutMs,
+        retries: config.send.retries,
+        callerSessionKey: config.send.waitSessionKey,
+      },
+      outbox,
+      queue: true,
+      ...(identity ? { identity } : {}),
+    });
+    sender.kick();
+    return {
+      id: report.id,
+      at: report.at,
+      deliveries: report.deliveries.map(({ error, ...d }) => ({
+        ...d,
+        ...(error ? { error: error.toJSON() } : {}),
+      })),
+    };
+  };
   // One kept-alive connection pool to our own gateway for every inbound message.
   const gateway = new Agent({ connect: { timeout: config.send.connectTimeoutMs }, keepAliveTimeout: 30_000 });
   const app = await buildApp({
@@ -130,6 +173,15 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       });
     },
     logger: options.log === false ? false : { level: 'info', redact: LOG_REDACT, stream: options.log },
+    viewer: {
+      store,
+      registry,
+      config,
+      presence: () => readPresence(config.home),
+      outbox,
+      send: (to, body) => compose(to, body),
+      auth: { required: !isLoopback(config.serve.host), token: await viewerToken(config, env) },
+    },
   });
 
   let port = config.serve.port;
@@ -275,4 +327,21 @@ class OutboxSender {
       if (due.length > 0) this.#again = true;
     } while (this.#again && !this.#stopped);
   }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/**
+ * The viewer's login token when the daemon listens beyond loopback: `viewer` in the instance secrets. One is
+ * made (and kept there, mode 0600) the first time; it is never printed or logged.
+ */
+async function viewerToken(config: InstanceConfig, env: Env): Promise<string | null> {
+  if (isLoopback(config.serve.host)) return null;
+  const existing = await resolveToken(config.home, env, 'viewer');
+  if (existing) return existing.token;
+  const token = randomBytes(24).toString('base64url');
+  await updateSecret(config.home, 'viewer', token);
+  return token;
 }

@@ -7,6 +7,7 @@ export {
   type LockOptions,
   withLock,
 } from './lock.js';
+export * from './shared.js';
 export { FsTeamStore, type TeamStore } from './store.js';
 
 /** Where things live in a team folder. */

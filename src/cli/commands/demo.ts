@@ -137,6 +137,9 @@ export const command: Command = {
       say(`  team registry   ${join(team, 'AGENTS.md')}`);
       say(`  chat log        ${join(team, 'chat', `${utcDate()}.md`)}`);
       say(`  outboxes        ${join(home('alpha'), 'outbox.db')}, ${join(home('beta'), 'outbox.db')}`);
+      say(
+        `  viewer          ${daemons.alpha!.state.url}/ (while ois serve runs; this demo's daemons stop now)`,
+      );
       say('  on your own machines: README.md, "Quick start".');
       const delivered = sims.beta!.transcript('agent:main:main').length;
       if (delivered < 2)

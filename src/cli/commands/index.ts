@@ -65,4 +65,9 @@ export const COMMANDS: readonly { name: string; summary: string; load: () => Pro
     summary: "Run this instance's daemon: receives signed messages from peers",
     load: async () => (await import('./serve.js')).command,
   },
+  {
+    name: 'share',
+    summary: "Put, get, list or remove files in the team folder's shared/",
+    load: async () => (await import('./share.js')).command,
+  },
 ];

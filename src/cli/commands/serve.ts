@@ -34,10 +34,14 @@ export const command: Command = {
     });
     if (ctx.json)
       ctx.printJson({ ok: true, pid: daemon.state.pid, url: daemon.state.url, port: daemon.state.port });
-    else
+    else {
       ctx.print(
         `ois serve: ${config.name}'s daemon on ${daemon.state.url} (pid ${daemon.state.pid}); Ctrl-C stops it`,
       );
+      ctx.print(
+        `viewer: ${daemon.state.url}/${config.serve.host.startsWith('127.') ? '' : ' (login token: "viewer" in the secrets file of this instance)'}`,
+      );
+    }
     const signal = ctx.io.signal;
     if (!signal) throw new OisError('OIS_ERR_INTERNAL', 'serve needs a stop signal');
     if (!signal.aborted) await once(signal, 'abort');
