@@ -16,6 +16,7 @@ import { parseArgs, promisify } from 'node:util';
 import { parseChatLog } from '../dist/chatlog/index.js';
 import { startGatewaySimulator } from '../dist/simulator/index.js';
 import { benchDaemon } from './daemon.js';
+import { benchViewer } from './viewer.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ois = join(root, 'bin', 'ois.js');
@@ -186,6 +187,12 @@ console.log(
 console.log(
   `    anonymous ${d.idleAnonMb.toFixed(1)} MB, file-backed ${d.idleFileMb.toFixed(1)} MB (mostly the node binary's own code)`,
 );
+const v = await benchViewer();
+console.log(`\nviewer: first page (${v.pageSize} entries) of a day of ${v.entries} entries, server time`);
+console.log(
+  `  cold (parses the day)   ${v.coldMs.toFixed(1)} ms (target < 200 ms) ${v.coldMs < 200 ? 'OK' : 'MISSED'}`,
+);
+console.log(`  warm (cached parse)     ${v.warmMs.toFixed(1)} ms`);
 const failed =
   ratio > 2.5 ||
   c.perSecond < 300 ||
@@ -193,5 +200,6 @@ const failed =
   s.delivered !== s.expected ||
   d.daemonRate < 1000 ||
   added >= 2 ||
-  d.idleRssMb >= 80;
+  d.idleRssMb >= 80 ||
+  v.coldMs >= 200;
 process.exitCode = failed ? 1 : 0;

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendEntry } from '../../src/chatlog/index.js';
-import { tempDir } from '../helpers/cli.js';
+import { startGatewaySimulator } from '../../src/simulator/index.js';
+import { runOis, tempDir } from '../helpers/cli.js';
 import { ROOT } from '../helpers/spec-blocks.js';
 import { APPEND_WORKER, runNode, type ViewerFixture, viewerFixture } from './viewer-fixture.js';
 
@@ -80,6 +81,26 @@ describe.skipIf(!existsSync(CHROMIUM))('viewer - in headless Chromium', () => {
     expect(worker.code).toBe(0);
     await page.locator('#entries .entry', { hasText: 'gamma #0000' }).waitFor({ timeout: 5000 });
     expect(await page.locator('#entries .entry').count()).toBe(2);
+
+    // A real `ois send` from another instance (its own process and home) to beta's gateway simulator.
+    const token = 'e2e-gateway-token-0123456789';
+    const sim = await startGatewaySimulator({ token });
+    try {
+      const agentsFile = join(fx.dir, 'AGENTS.md');
+      await writeFile(
+        agentsFile,
+        (await readFile(agentsFile, 'utf8')).replace('http://127.0.0.1:18790', sim.url),
+      );
+      const home = await tempDir('ois-e2e-alpha-');
+      expect((await runOis(['--home', home, 'init', '--name', 'alpha', '--team', fx.dir])).code).toBe(0);
+      const sent = await runOis(['--home', home, 'send', 'beta', '--no-queue', 'Sent live by ois send'], {
+        env: { OIS_TOKEN_BETA: token },
+      });
+      expect(sent.code, sent.stderr).toBe(0);
+      await page.locator('#entries .entry', { hasText: 'Sent live by ois send' }).waitFor({ timeout: 5000 });
+    } finally {
+      await sim.close();
+    }
 
     // Search.
     await page.fill('#search-q', 'the plan');
