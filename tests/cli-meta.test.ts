@@ -2,18 +2,13 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../src/cli/commands/index.js';
 import { main } from '../src/cli/main.js';
+import { captured } from './helpers/streams.js';
 
 async function runInProcess(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => {
-    out += d;
-  });
-  stderr.on('data', (d) => {
-    err += d;
-  });
+  const out = captured();
+  const err = captured();
+  const { stream: stdout } = out;
+  const { stream: stderr } = err;
   const code = await main({
     argv,
     env: { HOME: '/nonexistent' },
@@ -22,7 +17,7 @@ async function runInProcess(argv: string[]): Promise<{ code: number; stdout: str
     stderr,
     cwd: '/',
   });
-  return { code, stdout: out, stderr: err };
+  return { code, stdout: out.text(), stderr: err.text() };
 }
 
 describe('cli - command metadata', () => {

@@ -5,14 +5,11 @@ import { runOis } from './helpers/cli.js';
 import {
   ALPHA_NODE,
   BETA_NODE,
-  centralMember,
   type FakeCentral,
   type FakeLocalService,
   makeNetTeam,
   NET,
-  startFakeCentral,
-  startFakeLocal,
-  zerotierHomeFor,
+  startTeamNetwork,
 } from './helpers/zerotier-fakes.js';
 
 /**
@@ -36,29 +33,10 @@ afterEach(async () => {
 });
 
 async function fakes(status: string | null = 'OK') {
-  local = await startFakeLocal({
-    token: LOCAL_TOKEN,
-    nodeId: ALPHA_NODE,
-    networks: status === null ? {} : { [NET]: { status, assignedAddresses: ['10.147.17.5/24'] } },
-  });
-  central = await startFakeCentral({
-    token: CENTRAL_TOKEN,
-    networks: {
-      [NET]: {
-        members: {
-          [ALPHA_NODE]: centralMember(NET, ALPHA_NODE, {
-            config: { authorized: true, ipAssignments: ['10.147.17.5'] },
-          }),
-          [BETA_NODE]: centralMember(NET, BETA_NODE, { config: { ipAssignments: ['10.147.17.60'] } }),
-        },
-      },
-    },
-  });
-  return {
-    ZEROTIER_HOME: await zerotierHomeFor(local, LOCAL_TOKEN),
-    ZEROTIER_CENTRAL_URL: central.url,
-    ZEROTIER_API_TOKEN: CENTRAL_TOKEN,
-  };
+  const network = await startTeamNetwork({ localToken: LOCAL_TOKEN, centralToken: CENTRAL_TOKEN, status });
+  local = network.local;
+  central = network.central;
+  return network.env;
 }
 
 describe.skipIf(!registered)('net - ois net as a subprocess', () => {

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CliIo, CommandContext } from '../src/cli/command.js';
 import { command } from '../src/cli/commands/net.js';
@@ -7,6 +7,7 @@ import { parseCommandArgs } from '../src/cli/main.js';
 import { loadConfig } from '../src/config/index.js';
 import { isOisError } from '../src/errors.js';
 import { FsTeamStore } from '../src/team/index.js';
+import { captured } from './helpers/streams.js';
 import {
   ALPHA_NODE,
   BETA_NODE,
@@ -32,16 +33,10 @@ async function runNet(
   argv: string[],
   options: { home: string; env: Record<string, string> },
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-  });
-  stderr.setEncoding('utf8').on('data', (d: string) => {
-    err += d;
-  });
+  const out = captured();
+  const err = captured();
+  const { stream: stdout } = out;
+  const { stream: stderr } = err;
   const io: CliIo = {
     argv,
     env: { HOME: options.home, ...options.env },
@@ -79,7 +74,7 @@ async function runNet(
     code = e.exitCode;
   }
   await new Promise((r) => setImmediate(r));
-  return { code, stdout: out, stderr: err };
+  return { code, stdout: out.text(), stderr: err.text() };
 }
 
 let local: FakeLocalService | undefined;

@@ -10,6 +10,7 @@ import { parseCommandArgs } from '../src/cli/main.js';
 import type { InstanceConfig } from '../src/config/index.js';
 import { isOisError } from '../src/errors.js';
 import { Outbox, outboxPath } from '../src/federation/outbox.js';
+import { captured } from './helpers/streams.js';
 
 // `ois outbox` run in-process through a small context of its own (the command is not in the commands index
 // yet; tests/outbox-cli.test.ts runs the real `ois outbox` once it is).
@@ -27,16 +28,10 @@ afterEach(async () => {
 async function run(
   argv: string[],
 ): Promise<{ code: number; stdout: string; stderr: string; error?: unknown }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-  });
-  stderr.setEncoding('utf8').on('data', (d: string) => {
-    err += d;
-  });
+  const out = captured();
+  const err = captured();
+  const { stream: stdout } = out;
+  const { stream: stderr } = err;
   const args = parseCommandArgs(command.spec, argv);
   const json = args.values.json === true;
   const ctx: CommandContext = {
@@ -62,9 +57,9 @@ async function run(
   };
   try {
     const code = (await command.run(ctx)) ?? 0;
-    return { code, stdout: out, stderr: err };
+    return { code, stdout: out.text(), stderr: err.text() };
   } catch (error) {
-    return { code: isOisError(error) ? error.exitCode : 1, stdout: out, stderr: err, error };
+    return { code: isOisError(error) ? error.exitCode : 1, stdout: out.text(), stderr: err.text(), error };
   }
 }
 

@@ -7,13 +7,10 @@ import { makeTeam, type TestTeam } from './helpers/team.js';
 import {
   ALPHA_NODE,
   BETA_NODE,
-  centralMember,
   type FakeCentral,
   type FakeLocalService,
   NET,
-  startFakeCentral,
-  startFakeLocal,
-  zerotierHomeFor,
+  startTeamNetwork,
 } from './helpers/zerotier-fakes.js';
 
 const LOCAL_TOKEN = 'zt1-local-token-integration';
@@ -33,31 +30,15 @@ afterEach(async () => {
 });
 
 async function zerotierEnv(betaIp: string): Promise<Record<string, string>> {
-  local = await startFakeLocal({
-    token: LOCAL_TOKEN,
-    nodeId: ALPHA_NODE,
-    networks: { [NET]: { status: 'OK', assignedAddresses: ['10.147.17.5/24'] } },
+  const network = await startTeamNetwork({
+    localToken: LOCAL_TOKEN,
+    centralToken: CENTRAL_TOKEN,
+    betaIp,
+    betaAuthorized: true,
   });
-  central = await startFakeCentral({
-    token: CENTRAL_TOKEN,
-    networks: {
-      [NET]: {
-        members: {
-          [ALPHA_NODE]: centralMember(NET, ALPHA_NODE, {
-            config: { authorized: true, ipAssignments: ['10.147.17.5'] },
-          }),
-          [BETA_NODE]: centralMember(NET, BETA_NODE, {
-            config: { authorized: true, ipAssignments: [betaIp] },
-          }),
-        },
-      },
-    },
-  });
-  return {
-    ZEROTIER_HOME: await zerotierHomeFor(local, LOCAL_TOKEN),
-    ZEROTIER_CENTRAL_URL: central.url,
-    ZEROTIER_API_TOKEN: CENTRAL_TOKEN,
-  };
+  local = network.local;
+  central = network.central;
+  return network.env;
 }
 
 describe('zerotier - wired into init, join, send and doctor', () => {

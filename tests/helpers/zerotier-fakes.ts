@@ -770,3 +770,56 @@ export async function makeNetTeam(withNetwork = true): Promise<NetTeam> {
   }
   return { dir, homes, agentsFile };
 }
+
+export interface TeamNetworkFakes {
+  local: FakeLocalService;
+  central: FakeCentral;
+  /** The environment that points `ois` at both fakes. */
+  env: Record<string, string>;
+}
+
+/**
+ * A fake local service for alpha's node (joined to {@link NET} with `status`, or not joined with null) and a
+ * fake Central whose network holds alpha (authorised, 10.147.17.5) and beta at `betaIp`.
+ */
+export async function startTeamNetwork(options: {
+  localToken: string;
+  centralToken: string;
+  status?: string | null;
+  betaIp?: string;
+  betaAuthorized?: boolean;
+}): Promise<TeamNetworkFakes> {
+  const status = options.status === undefined ? 'OK' : options.status;
+  const local = await startFakeLocal({
+    token: options.localToken,
+    nodeId: ALPHA_NODE,
+    networks: status === null ? {} : { [NET]: { status, assignedAddresses: ['10.147.17.5/24'] } },
+  });
+  const central = await startFakeCentral({
+    token: options.centralToken,
+    networks: {
+      [NET]: {
+        members: {
+          [ALPHA_NODE]: centralMember(NET, ALPHA_NODE, {
+            config: { authorized: true, ipAssignments: ['10.147.17.5'] },
+          }),
+          [BETA_NODE]: centralMember(NET, BETA_NODE, {
+            config: {
+              authorized: options.betaAuthorized ?? false,
+              ipAssignments: [options.betaIp ?? '10.147.17.60'],
+            },
+          }),
+        },
+      },
+    },
+  });
+  return {
+    local,
+    central,
+    env: {
+      ZEROTIER_HOME: await zerotierHomeFor(local, options.localToken),
+      ZEROTIER_CENTRAL_URL: central.url,
+      ZEROTIER_API_TOKEN: options.centralToken,
+    },
+  };
+}
