@@ -209,6 +209,20 @@ describe('federation - daemons on loopback', () => {
     const got = beta!.sim.transcript('agent:main:main').map((m) => parseHeader(m.content));
     expect(got.map((h) => h?.body)).toEqual(['queued 1', 'queued 2', 'queued 3']);
     expect(got.map((h) => h?.id)).toEqual(sent);
+    // The log said 'queued'; the daemon adds a receipt for each when it is delivered.
+    const deadline2 = Date.now() + 5000;
+    let receipts: { replyTo: string; to: string[] }[] = [];
+    while (receipts.length < 3 && Date.now() < deadline2) {
+      const entries = JSON.parse((await alpha!.ois(['chat', '--json'])).stdout).entries as {
+        kind: string;
+        replyTo: string;
+        to: string[];
+      }[];
+      receipts = entries.filter((e) => e.kind === 'receipt');
+      if (receipts.length < 3) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(receipts.map((r) => r.replyTo)).toEqual(sent);
+    expect(receipts.every((r) => r.to[0] === 'beta')).toBe(true);
   });
 
   it('federation - --no-queue fails at once when the peer is down', async () => {

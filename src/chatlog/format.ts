@@ -22,7 +22,11 @@ export const DELIVERY_OUTCOMES = [
 ] as const;
 export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
 
-export const ENTRY_KINDS = ['message', 'reply'] as const;
+/**
+ * `message`: what was sent, with every outcome. `reply`: a peer's answer to a waited send. `receipt`: a
+ * queued message was delivered later (its `replyTo` is the message id).
+ */
+export const ENTRY_KINDS = ['message', 'reply', 'receipt'] as const;
 export type ChatEntryKind = (typeof ENTRY_KINDS)[number];
 
 export interface ChatDelivery {
@@ -240,7 +244,9 @@ export function summaryLine(entry: Pick<ChatEntry, 'to' | 'kind' | 'replyTo' | '
   const reported = new Set(entry.deliveries.map((d) => d.to));
   for (const name of entry.to) if (!reported.has(name)) parts.push(oneLine(name));
   const targets = `→ ${parts.length > 0 ? parts.join('; ') : '(nobody)'}`;
-  return entry.kind === 'reply' ? `↩ reply to ${oneLine(entry.replyTo ?? '?')} ${targets}` : targets;
+  if (entry.kind === 'reply') return `↩ reply to ${oneLine(entry.replyTo ?? '?')} ${targets}`;
+  if (entry.kind === 'receipt') return `✓ receipt for ${oneLine(entry.replyTo ?? '?')} ${targets}`;
+  return targets;
 }
 
 function invalidEntry(message: string, entry: ChatEntry): OisError {

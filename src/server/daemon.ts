@@ -3,6 +3,7 @@ import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Agent } from 'undici';
+import { appendEntry } from '../chatlog/index.js';
 import {
   DAEMON_STATE_FILE,
   type DaemonState,
@@ -17,7 +18,9 @@ import {
   deliverPayload,
   isTransient,
   loadIdentity,
+  newMessageId,
   Outbox,
+  type OutboxMessage,
   type OutboxPayload,
   PresenceMonitor,
   planRecipients,
@@ -26,7 +29,7 @@ import {
   sendMessage,
 } from '../federation/index.js';
 import { loadRegistry, type Registry } from '../registry/index.js';
-import { FsTeamStore, TEAM_PATHS, writeFileAtomic } from '../team/index.js';
+import { FsTeamStore, TEAM_PATHS, type TeamStore, writeFileAtomic } from '../team/index.js';
 import { invokeTool, sessionsSend } from '../transport/index.js';
 import { buildApp, LOG_REDACT } from './app.js';
 import { SeenStore } from './seen-store.js';
@@ -109,7 +112,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   const registry = registryCache(store);
   const outbox = Outbox.open(config.home);
-  const sender = new OutboxSender(outbox, config, env);
+  const sender = new OutboxSender(outbox, config, env, store);
   const presence = new PresenceMonitor({
     home: config.home,
     self: config.name,
@@ -268,10 +271,29 @@ class OutboxSender {
   #again = false;
   #stopped = false;
 
-  constructor(outbox: Outbox, config: InstanceConfig & { name: string }, env: Env) {
+  readonly #store: TeamStore;
+
+  constructor(outbox: Outbox, config: InstanceConfig & { name: string }, env: Env, store: TeamStore) {
     this.#outbox = outbox;
     this.#config = config;
     this.#env = env;
+    this.#store = store;
+  }
+
+  /** The chat log said 'queued' when the message was sent: say when it arrived. */
+  async #receipt(m: OutboxMessage): Promise<void> {
+    const at = new Date();
+    const messageId = m.id.split('.')[0]!;
+    await appendEntry(this.#store, {
+      id: newMessageId(at.getTime()),
+      at: at.toISOString(),
+      from: this.#config.name,
+      to: [m.peer],
+      kind: 'receipt',
+      replyTo: messageId,
+      body: `Delivered to ${m.peer} after ${m.attempts} attempt${m.attempts === 1 ? '' : 's'} (queued at ${new Date(m.createdAt).toISOString()}).`,
+      deliveries: [{ to: m.peer, outcome: 'delivered' }],
+    }).catch(() => {});
   }
 
   start(): void {
@@ -313,6 +335,7 @@ class OutboxSender {
               retries: 0,
             });
             this.#outbox.markDelivered(m.id);
+            await this.#receipt(m);
           } catch (err) {
             const code = isOisError(err) ? err.code : 'OIS_ERR_INTERNAL';
             const retryAfterMs = retryAfterOf(err);

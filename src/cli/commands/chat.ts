@@ -77,6 +77,7 @@ export const command: Command = {
 
 function outcomes(e: ParsedChatEntry): string {
   if (e.kind === 'reply') return `(reply to ${e.replyTo ?? '?'})`;
+  if (e.kind === 'receipt') return `(receipt: ${e.replyTo ?? '?'} delivered)`;
   const one = (d: ParsedChatEntry['deliveries'][number]) =>
     `${d.outcome}${d.code ? ` ${d.code}` : ''}${d.seconds === undefined ? '' : ` ${d.seconds.toFixed(2)} s`}`;
   if (e.deliveries.length === 1) return `[${one(e.deliveries[0]!)}]`;
