@@ -4,7 +4,8 @@ import type { Agent, Registry } from '../registry/index.js';
 import { findAgent, requireAgent } from '../registry/index.js';
 import type { TeamStore } from '../team/index.js';
 import { MAX_GATEWAY_BODY_BYTES, type SendResult, sessionsSend } from '../transport/index.js';
-import { deliverPayload, isTransient, type OutboxPayload, retryAfterOf } from './deliver.js';
+import { postEnvelope } from './client.js';
+import { isTransient, type OutboxPayload, retryAfterOf } from './deliver.js';
 import { MAX_ENVELOPE_BODY_BYTES, signEnvelope } from './envelope.js';
 import type { Identity } from './identity.js';
 import { checkBody, deliveredText, newMessageId } from './message.js';
@@ -292,7 +293,7 @@ export async function sendMessage(input: SendInput): Promise<SendReport> {
             ...settings,
           });
         try {
-          if (federated && payload) await deliverPayload(payload, '', {}, settings);
+          if (payload?.mode === 'federated') await postEnvelope(payload.url, payload.envelope, settings);
           else result = await direct();
         } catch (err) {
           if (!isOisError(err, 'OIS_ERR_PEER_UNREACHABLE')) throw err;

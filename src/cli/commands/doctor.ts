@@ -1,6 +1,6 @@
 import { resolveToken } from '../../config/index.js';
 import { type Check, checkGateway, checkInstance, SELF } from '../../doctor/index.js';
-import { ERROR_CODES, EXIT } from '../../errors.js';
+import { ERROR_CODES, EXIT, OisError } from '../../errors.js';
 import { type Agent, agentId, requireAgent } from '../../registry/index.js';
 import type { Command } from '../command.js';
 
@@ -22,7 +22,6 @@ export const command: Command = {
     examples: ['ois doctor', 'ois doctor beta --json'],
   },
   async run(ctx) {
-    const { OisError } = await import('../../errors.js');
     const timeoutMs = ctx.args.values.timeout === undefined ? 5000 : Number(ctx.args.values.timeout);
     if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 120_000) {
       throw new OisError(

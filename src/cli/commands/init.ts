@@ -74,9 +74,12 @@ export const command: Command = {
       });
     }
 
-    const { parseNetworkId } = await import('../../zerotier/index.js');
     const networkFlag = values['zerotier-network'] as string | undefined;
-    const networkId = networkFlag === undefined ? undefined : parseNetworkId(networkFlag);
+    // The ZeroTier module is loaded only when the flag asks for it.
+    const networkId =
+      networkFlag === undefined
+        ? undefined
+        : (await import('../../zerotier/index.js')).parseNetworkId(networkFlag);
     const created = await ensureTeamFolder(team);
     if (networkId !== undefined) {
       await editRegistry(new FsTeamStore(team), (text, reg) =>
