@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { isOisError, type OisError } from '../src/errors.js';
 import {
   CentralClient,
   centralUrl,
@@ -7,6 +6,7 @@ import {
   parseReset,
   parseRetryAfter,
 } from '../src/zerotier/index.js';
+import { caught } from './helpers/errors.js';
 import { centralMember, type FakeCentral, rateLimited, startFakeCentral } from './helpers/zerotier-fakes.js';
 
 const TOKEN = 'central-api-token-abcdef0123456789';
@@ -21,16 +21,6 @@ afterEach(async () => {
   await fake?.close();
   fake = undefined;
 });
-
-async function caught(p: Promise<unknown>): Promise<OisError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isOisError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected an OisError');
-}
 
 async function setup(members: Record<string, Record<string, unknown>> = {}, token = TOKEN) {
   fake = await startFakeCentral({

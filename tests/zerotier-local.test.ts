@@ -1,7 +1,6 @@
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isOisError, type OisError } from '../src/errors.js';
 import {
   NETWORK_STATUSES,
   openLocalService,
@@ -10,6 +9,7 @@ import {
   zerotierHome,
 } from '../src/zerotier/index.js';
 import { tempDir } from './helpers/cli.js';
+import { caught } from './helpers/errors.js';
 import { type FakeLocalService, startFakeLocal, zerotierHomeFor } from './helpers/zerotier-fakes.js';
 
 const TOKEN = 'zt1-local-token-0123456789abcdef';
@@ -22,16 +22,6 @@ afterEach(async () => {
   await fake?.close();
   fake = undefined;
 });
-
-async function caught(p: Promise<unknown>): Promise<OisError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isOisError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected an OisError');
-}
 
 async function envFor(f: FakeLocalService | null, token: string | null = TOKEN, text?: string) {
   const home = await zerotierHomeFor(f, token, text);
