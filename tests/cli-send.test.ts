@@ -34,7 +34,7 @@ describe('send - direct delivery through the ois command', () => {
     const r = await alpha!.ois(['send', 'beta', 'Please review shared/plan.md']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^delivered to beta in \d+\.\d\d s \(id [0-9A-Z]{26}\)\n$/);
+    expect(r.stdout).toMatch(/^delivered to beta in \d+\.\d\d s via direct \(id [0-9A-Z]{26}\)\n$/);
 
     const [message] = beta!.sim.transcript('agent:main:main');
     const header = parseHeader(message!.content);
@@ -170,7 +170,7 @@ describe('send - a peer that cannot be reached', () => {
       outcome: 'queued',
       code: 'OIS_ERR_PEER_UNREACHABLE',
     });
-    expect(r.stderr).toContain('queued messages go out when this instance runs its daemon');
+    expect(r.stderr).toContain('nothing goes out of the outbox while this instance runs no daemon');
     const queued = JSON.parse((await team.agents.alpha!.ois(['outbox', 'ls', '--json'])).stdout);
     expect(JSON.stringify(queued)).toContain(out.id);
     const entries = JSON.parse((await team.agents.alpha!.ois(['chat', '--json'])).stdout).entries;

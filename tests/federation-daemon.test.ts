@@ -7,14 +7,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/index.js';
 import { OisError } from '../src/errors.js';
 import {
+  DEFAULT_SEEN_WINDOW_MS,
   type Envelope,
   formatPublicKey,
   newMessageId,
   parseHeader,
+  SeenStore,
   signEnvelope,
 } from '../src/federation/index.js';
 import { parseRegistry } from '../src/registry/index.js';
-import { buildApp, SeenStore } from '../src/server/index.js';
+import { buildApp } from '../src/server/index.js';
 
 interface Harness {
   app: FastifyInstance;
@@ -41,6 +43,7 @@ async function harness(options: { rateLimit?: number; now?: () => number } = {})
   const keys = {
     alpha: generateKeyPairSync('ed25519').privateKey,
     mallory: generateKeyPairSync('ed25519').privateKey,
+    eve: generateKeyPairSync('ed25519').privateKey,
   };
   const block = (name: string, status: string, key?: KeyObject) =>
     `## ${name} (member)\n\n\`\`\`yaml ois-agent\nname: ${name}\nrole: member\nstatus: ${status}\n${key ? `federation: {url: 'http://127.0.0.1:1', publicKey: '${formatPublicKey(key)}'}\n` : ''}\`\`\`\n`;
@@ -50,6 +53,7 @@ async function harness(options: { rateLimit?: number; now?: () => number } = {})
       block('alpha', 'active', keys.alpha),
       block('mallory', 'disabled', keys.mallory),
       block('gamma', 'active'),
+      block('eve', 'active', keys.eve),
       block('beta', 'active'),
     ].join('\n'),
   );
@@ -121,6 +125,84 @@ describe('daemon - inbound federated messages', () => {
     await h.post(e);
     expect(await h.post(e)).toMatchObject({ status: 200, json: { status: 'duplicate', id: e.id } });
     expect(h.delivered).toHaveLength(1);
+  });
+
+  it('daemon - a copy re-sent after an outage longer than the clock window arrives once (sentAt)', async () => {
+    const h = await harness();
+    const createdAt = new Date(Date.now() - 7 * 60_000).toISOString();
+    const base = {
+      v: 1 as const,
+      id: newMessageId(Date.parse(createdAt)),
+      from: 'alpha',
+      to: 'beta',
+      createdAt,
+      body: 'queued',
+    };
+    // The copy signed when it was queued is stale now: that is what ois 0.1's outbox kept re-posting.
+    expect((await h.post(signEnvelope(base, h.keys.alpha!))).json.code).toBe('OIS_ERR_ENVELOPE_STALE');
+    const resent = signEnvelope({ ...base, sentAt: new Date().toISOString() }, h.keys.alpha!);
+    expect(await h.post(resent)).toMatchObject({ status: 202, json: { status: 'delivered', id: base.id } });
+    // The header shows when alpha wrote it, not when it was re-sent.
+    expect(parseHeader(h.delivered[0]!)?.at.toISOString()).toBe(createdAt.replace(/\.\d{3}Z$/, '.000Z'));
+    const again = signEnvelope({ ...base, sentAt: new Date(Date.now() + 1000).toISOString() }, h.keys.alpha!);
+    expect(await h.post(again)).toMatchObject({ status: 200, json: { status: 'duplicate' } });
+    expect(h.delivered).toHaveLength(1);
+  });
+
+  it('daemon - sentAt before createdAt, or a message older than the dedupe window, is refused', async () => {
+    const h = await harness();
+    const now = Date.now();
+    const early = signEnvelope(
+      {
+        v: 1,
+        id: newMessageId(now),
+        from: 'alpha',
+        to: 'beta',
+        createdAt: new Date(now + 60_000).toISOString(),
+        body: 'x',
+        sentAt: new Date(now).toISOString(),
+      },
+      h.keys.alpha!,
+    );
+    expect((await h.post(early)).json.code).toBe('OIS_ERR_ENVELOPE_INVALID');
+    // Older than the window its id would be remembered for: a replay of it could not be recognised.
+    const createdAt = new Date(now - DEFAULT_SEEN_WINDOW_MS).toISOString();
+    const ancient = signEnvelope(
+      {
+        v: 1,
+        id: newMessageId(Date.parse(createdAt)),
+        from: 'alpha',
+        to: 'beta',
+        createdAt,
+        body: 'x',
+        sentAt: new Date(now).toISOString(),
+      },
+      h.keys.alpha!,
+    );
+    const r = await h.post(ancient);
+    expect(r.json.code).toBe('OIS_ERR_ENVELOPE_STALE');
+    expect(String(r.json.message)).toMatch(/remembers ids for 48 h/);
+    expect(h.delivered).toEqual([]);
+  });
+
+  it('daemon - another member posting a copied id first does not suppress the real message', async () => {
+    const h = await harness();
+    const real = h.envelope('alpha', 'the real one');
+    // eve read the id in the chat log while alpha's message was queued, and posts her own under it.
+    const copy = signEnvelope(
+      { ...real, from: 'eve', body: 'a decoy', sig: undefined } as never,
+      h.keys.eve!,
+    );
+    expect(await h.post(copy)).toMatchObject({ status: 202, json: { status: 'delivered' } });
+    expect(await h.post(real)).toMatchObject({ status: 202, json: { status: 'delivered', id: real.id } });
+    expect(h.delivered.map((t) => parseHeader(t)).map((x) => `${x?.from}:${x?.body}`)).toEqual([
+      'eve:a decoy',
+      'alpha:the real one',
+    ]);
+    // Each sender's own repeat is still a duplicate.
+    expect(await h.post(real)).toMatchObject({ status: 200, json: { status: 'duplicate' } });
+    expect(await h.post(copy)).toMatchObject({ status: 200, json: { status: 'duplicate' } });
+    expect(h.delivered).toHaveLength(2);
   });
 
   const refusals: [string, (h: Harness) => unknown, number, string][] = [
@@ -231,5 +313,40 @@ describe('daemon - inbound federated messages', () => {
     expect((await h.app.inject('/healthz')).json()).toEqual({ ok: true });
     expect((await h.app.inject('/readyz')).json()).toEqual({ ready: true });
     expect((await h.app.inject('/nope')).statusCode).toBe(404);
+  });
+});
+
+describe('daemon - the dedupe store', () => {
+  it('daemon - a delivered id is remembered for the window, then pruned', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'ois-seen-'));
+    let now = 1_000_000_000_000;
+    const seen = new SeenStore(home, { now: () => now });
+    stores.push(seen);
+    expect(seen.claim('01KAJ7Z3XH2M8Q4V6N0R5T9W1Y', 'Alpha')).toBe('new');
+    seen.delivered('01KAJ7Z3XH2M8Q4V6N0R5T9W1Y', 'alpha');
+    now += DEFAULT_SEEN_WINDOW_MS - 1;
+    expect(seen.prune()).toBe(0);
+    // A replay inside the window is still recognised.
+    expect(seen.claim('01KAJ7Z3XH2M8Q4V6N0R5T9W1Y', 'alpha')).toBe('delivered');
+    now += 2;
+    expect(seen.prune()).toBe(1);
+    expect(seen.claim('01KAJ7Z3XH2M8Q4V6N0R5T9W1Y', 'alpha')).toBe('new');
+    // Unsettled claims are never pruned: the crash recovery at start needs them.
+    now += DEFAULT_SEEN_WINDOW_MS * 2;
+    expect(seen.prune()).toBe(0);
+    expect(seen.unsettled()).toEqual([{ id: '01KAJ7Z3XH2M8Q4V6N0R5T9W1Y', sender: 'alpha' }]);
+  });
+
+  it('daemon - an inbox.db of ois 0.1 (keyed by id) keeps its ids', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'ois-seen-'));
+    const { DatabaseSync } = await import('node:sqlite');
+    const old = new DatabaseSync(join(home, 'inbox.db'));
+    old.exec(`CREATE TABLE seen (id TEXT PRIMARY KEY, sender TEXT NOT NULL, state TEXT NOT NULL, at INTEGER NOT NULL);
+      INSERT INTO seen VALUES ('01KAJ7Z3XH2M8Q4V6N0R5T9W1Y', 'Alpha', 'delivered', ${Date.now()});`);
+    old.close();
+    const seen = new SeenStore(home);
+    stores.push(seen);
+    expect(seen.claim('01KAJ7Z3XH2M8Q4V6N0R5T9W1Y', 'alpha')).toBe('delivered');
+    expect(seen.claim('01KAJ7Z3XH2M8Q4V6N0R5T9W1Y', 'eve')).toBe('new');
   });
 });

@@ -34,6 +34,18 @@ describe('federation - envelope of specs/federation.md', () => {
     expect(verifyEnvelope(envelope, 'ed25519:not-a-key')).toBe(false);
   });
 
+  it('federation - a re-sent copy signs sentAt as a seventh element; taking it away breaks the signature', () => {
+    const resent = JSON.parse(examples.get('envelope-resent')!) as Envelope;
+    expect(verifyEnvelope(resent, publicKey)).toBe(true);
+    const { sig: _sig, ...rest } = resent;
+    expect(canonicalBytes(rest).toString('utf8')).toMatch(/你好","2026-11-21T11:47:40\.000Z"\]$/);
+    const { sentAt: _sentAt, ...withoutSentAt } = resent;
+    expect(verifyEnvelope(withoutSentAt, publicKey)).toBe(false);
+    expect(verifyEnvelope({ ...resent, sentAt: '2026-11-21T11:47:41.000Z' }, publicKey)).toBe(false);
+    // The first copy (no sentAt) still verifies: the bytes ois 0.1 signed are unchanged.
+    expect(verifyEnvelope(envelope, publicKey)).toBe(true);
+  });
+
   it('federation - the canonical form is the domain tag and a fixed-order JSON array', () => {
     const { sig: _sig, ...rest } = envelope;
     expect(canonicalBytes(rest).toString('utf8')).toBe(

@@ -101,11 +101,11 @@ export const SETTINGS = [
   {
     key: 'serve.port',
     type: 'integer',
-    default: 18800,
+    default: null,
     env: 'OIS_SERVE_PORT',
-    flag: null,
+    flag: '--port (ois serve)',
     description:
-      'Port of the daemon (`ois serve`). When it is taken, the daemon takes a free one, records it in the instance state and publishes it in AGENTS.md.',
+      "Port of the daemon (`ois serve`). Default: the gateway's port + 11 (18800 for the default gateway), so that two instances on one machine each keep their own port across restarts. When it is taken, the daemon says so, takes a free one and publishes it in AGENTS.md.",
     min: 0,
     max: 65535,
   },

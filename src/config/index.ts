@@ -16,6 +16,8 @@ export {
   loadConfig,
   resolveHome,
 } from './load.js';
+export { isLoopbackHost } from './net.js';
+export { openclawConfigPath, resolveOwnToken } from './own-token.js';
 export {
   readSecrets,
   resolveToken,

@@ -7,6 +7,9 @@ import { OisError } from '../errors.js';
 import { findTeamFolder } from '../team/index.js';
 import { SETTINGS, type SettingDeclaration } from './declarations.js';
 
+/** OpenClaw's default gateway port (a gateway URL without a port). */
+const DEFAULT_GATEWAY_PORT = 18789;
+
 export const CONFIG_FILE = 'config.yaml';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -25,6 +28,8 @@ export interface InstanceConfig {
   readonly gateway: { readonly url: string; readonly sessionKey: string };
   readonly serve: {
     readonly port: number;
+    /** `derived`: nobody set it; it is the gateway's port + 11. */
+    readonly portSource: 'derived' | 'configured';
     readonly host: string;
     /** As peers reach it (published in AGENTS.md). */
     readonly url: string;
@@ -151,19 +156,31 @@ export function loadConfig(input: ConfigInput): InstanceConfig {
 
 /** The daemon's address: `serve.url` or the gateway's host with `serve.port`; it listens on that IP, else loopback. */
 function serveSettings(values: Map<string, string | number | null>): InstanceConfig['serve'] {
-  const port = values.get('serve.port') as number;
-  const gatewayHost = new URL(values.get('gateway.url') as string).hostname;
+  const gateway = new URL(values.get('gateway.url') as string);
+  const gatewayHost = gateway.hostname;
+  const configured = values.get('serve.port') as number | null;
+  const port = configured ?? derivedServePort(gateway);
   const url = (values.get('serve.url') as string | null) ?? `http://${gatewayHost}:${port}`;
   const urlHost = new URL(url).hostname.replace(/^\[|\]$/g, '');
   const host = (values.get('serve.host') as string | null) ?? (isIP(urlHost) ? urlHost : '127.0.0.1');
   return {
     port,
+    portSource: configured === null ? 'derived' : 'configured',
     host,
     url,
     rateLimit: values.get('serve.rateLimit') as number,
     skewSeconds: values.get('serve.skewSeconds') as number,
     presenceIntervalMs: values.get('serve.presenceIntervalMs') as number,
   };
+}
+
+/**
+ * The daemon's default port: the gateway's + 11 (as MemOS does), so each instance on a machine has its own
+ * port, the same at every restart. A gateway URL without a port counts as OpenClaw's default 18789.
+ */
+export function derivedServePort(gateway: URL): number {
+  const base = gateway.port === '' ? DEFAULT_GATEWAY_PORT : Number(gateway.port);
+  return base + 11 <= 65535 ? base + 11 : base - 11;
 }
 
 function checkValue(

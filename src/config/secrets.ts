@@ -19,7 +19,7 @@ function secretKey(agentName: string): string {
 
 export interface TokenSource {
   token: string;
-  source: 'env' | 'secrets';
+  source: 'env' | 'secrets' | 'openclaw';
   /** Where it came from, for messages: the variable name or the file (never the token). */
   where: string;
 }

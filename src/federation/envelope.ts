@@ -8,6 +8,12 @@ export interface Envelope {
   to: string;
   createdAt: string;
   body: string;
+  /**
+   * When this copy was signed and sent, when that is later than `createdAt` (a queued message re-sent after
+   * an outage). The receiver's freshness window applies to it; `createdAt` stays the time the sender wrote
+   * the message, shown to the recipient.
+   */
+  sentAt?: string;
   sig: string;
 }
 
@@ -31,16 +37,25 @@ export const ENVELOPE_SCHEMA = {
     to: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
     createdAt: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$' },
     body: { type: 'string', minLength: 1, maxLength: MAX_ENVELOPE_BODY_BYTES },
+    sentAt: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$' },
     sig: { type: 'string', pattern: '^[A-Za-z0-9_-]{86}$' },
   },
 } as const;
 
 /**
  * The bytes an envelope's signature covers: a domain tag, then a JSON array in a fixed order. An array has
- * no key order to agree on, and JSON.stringify of strings and integers is fully specified.
+ * no key order to agree on, and JSON.stringify of strings and integers is fully specified. `sentAt`, when
+ * present, is a seventh element, so an envelope without it signs exactly the bytes it always did.
  */
 export function canonicalBytes(e: UnsignedEnvelope): Buffer {
-  return Buffer.from(DOMAIN + JSON.stringify([e.v, e.id, e.from, e.to, e.createdAt, e.body]), 'utf8');
+  const fields: (string | number)[] = [e.v, e.id, e.from, e.to, e.createdAt, e.body];
+  if (e.sentAt !== undefined) fields.push(e.sentAt);
+  return Buffer.from(DOMAIN + JSON.stringify(fields), 'utf8');
+}
+
+/** The time the envelope's freshness is judged by: when this copy was sent. */
+export function sentTimeOf(e: Pick<Envelope, 'createdAt' | 'sentAt'>): string {
+  return e.sentAt ?? e.createdAt;
 }
 
 export function signEnvelope(e: UnsignedEnvelope, privateKey: KeyObject): Envelope {

@@ -1,10 +1,19 @@
+export { isTransient, retryAfterOf } from './deliver.js';
 export {
+  type Attempt,
   type AttemptSettings,
-  deliverPayload,
-  isTransient,
-  type OutboxPayload,
-  retryAfterOf,
-} from './deliver.js';
+  attemptDelivery,
+  type Courier,
+  drainPeer,
+  leaseMsFor,
+  logReceipt,
+  type Moved,
+  OutboxSender,
+  type PathReport,
+  type QueuedMessage,
+  readQueued,
+  settle,
+} from './dispatch.js';
 export {
   canonicalBytes,
   ENVELOPE_SCHEMA,
@@ -13,11 +22,21 @@ export {
   formatPublicKey,
   MAX_ENVELOPE_BODY_BYTES,
   parsePublicKey,
+  sentTimeOf,
   signEnvelope,
   type UnsignedEnvelope,
   verifyEnvelope,
 } from './envelope.js';
 export { ensureIdentity, IDENTITY_FILE, type Identity, loadIdentity } from './identity.js';
+export {
+  type InboxDeps,
+  type InboxLog,
+  type Received,
+  receiveEnvelope,
+  settleUnsettled,
+  type VerifiedSender,
+  verifySender,
+} from './inbox.js';
 export {
   checkBody,
   deliveredText,
@@ -37,6 +56,7 @@ export {
   type OutboxState,
   outboxPath,
 } from './outbox.js';
+export { type FederationRef, federationOf } from './peer.js';
 export {
   DEFAULT_PRESENCE_INTERVAL_MS,
   type PeerPresence,
@@ -47,10 +67,9 @@ export {
   readPresence,
 } from './presence.js';
 export { type PublishChanges, publishSelf } from './publish.js';
+export { DEFAULT_SEEN_WINDOW_MS, INBOX_FILE, type SeenState, SeenStore } from './seen-store.js';
 export {
   type DeliveryReport,
-  type FederationRef,
-  federationOf,
   planRecipients,
   type Recipient,
   type SendInput,
@@ -58,3 +77,4 @@ export {
   sendMessage,
   type TransportSettings,
 } from './send.js';
+export { relocate, type SendAsInput, sendAs } from './send-as.js';

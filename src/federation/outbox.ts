@@ -224,6 +224,12 @@ const SQL = {
       ORDER BY m.next_attempt_at, m.seq
       LIMIT :limit)
     RETURNING *`,
+  /** One peer's head, when it is queued (due or not): an explicit send or retry is a reason to try now. */
+  claimPeerHead: `
+    UPDATE messages SET state = 'inflight', attempts = attempts + 1, lease_until = :leaseUntil
+    WHERE state = 'queued'
+      AND seq = (SELECT MIN(p.seq) FROM messages p WHERE p.peer = :peer AND p.state IN ('queued', 'inflight'))
+    RETURNING *`,
   delivered: `
     UPDATE messages SET state = 'delivered', lease_until = NULL, finished_at = :now, dead_reason = NULL
     WHERE id = :id RETURNING *`,
@@ -466,6 +472,20 @@ export class Outbox {
       this.#housekeep(now);
       const rows = this.#all('claimHeads', { now, leaseUntil: now + leaseMs, limit });
       return rows.sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.seq - b.seq).map(toMessage);
+    });
+  }
+
+  /**
+   * Claims `peer`'s oldest pending message for the caller when it is queued, due or not (`ois send` and
+   * `ois outbox retry` on an instance without a daemon send what waits now). Null when the peer has nothing
+   * queued, or its head is in flight in another process.
+   */
+  claimHead(peer: string, leaseMs = DEFAULT_OUTBOX_LEASE_MS): OutboxMessage | null {
+    return this.#write('claim a message', () => {
+      const now = this.#now();
+      this.#housekeep(now);
+      const row = this.#all('claimPeerHead', { peer, leaseUntil: now + leaseMs })[0];
+      return row ? toMessage(row) : null;
     });
   }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { agentId, type Registry } from '../registry/index.js';
 import { writeFileAtomic } from '../team/index.js';
 import { probeGet } from '../transport/index.js';
-import { federationOf } from './send.js';
+import { federationOf } from './peer.js';
 
 export const PRESENCE_FILE = 'presence.json';
 export const DEFAULT_PRESENCE_INTERVAL_MS = 15_000;

@@ -1,35 +1,33 @@
 import { appendEntry, type ChatDelivery, type ChatEntry, type DeliveryOutcome } from '../chatlog/index.js';
+import type { Env } from '../config/index.js';
 import { type ErrorCode, isOisError, OisError } from '../errors.js';
 import type { Agent, Registry } from '../registry/index.js';
 import { findAgent, requireAgent } from '../registry/index.js';
 import type { TeamStore } from '../team/index.js';
 import { MAX_GATEWAY_BODY_BYTES, type SendResult, sessionsSend } from '../transport/index.js';
-import { postEnvelope } from './client.js';
-import { isTransient, type OutboxPayload, retryAfterOf } from './deliver.js';
-import { MAX_ENVELOPE_BODY_BYTES, signEnvelope } from './envelope.js';
+import {
+  type Attempt,
+  attemptDelivery,
+  type Courier,
+  drainPeer,
+  leaseMsFor,
+  type Moved,
+  type PathReport,
+  type QueuedMessage,
+  settle,
+} from './dispatch.js';
+import { MAX_ENVELOPE_BODY_BYTES } from './envelope.js';
 import type { Identity } from './identity.js';
 import { checkBody, deliveredText, newMessageId } from './message.js';
 import type { Outbox } from './outbox.js';
+import { type FederationRef, federationOf } from './peer.js';
 
 const DEFAULT_SESSION_KEY = 'agent:main:main';
-
-export interface FederationRef {
-  url: string;
-  publicKey: string;
-}
 
 /** How one recipient is reached: through its daemon (signed envelope) or its gateway (token). */
 export type Recipient =
   | { mode: 'federated'; agent: Agent; federation: FederationRef; token: string | null }
   | { mode: 'direct'; agent: Agent & { gateway: NonNullable<Agent['gateway']> }; token: string };
-
-/** The agent's published daemon, if it has one. */
-export function federationOf(agent: Agent): FederationRef | null {
-  const f = agent.extra.federation as { url?: unknown; publicKey?: unknown } | undefined;
-  return typeof f?.url === 'string' && typeof f.publicKey === 'string'
-    ? { url: f.url, publicKey: f.publicKey }
-    : null;
-}
 
 export interface TransportSettings {
   connectTimeoutMs: number;
@@ -132,8 +130,11 @@ export interface DeliveryReport {
   code?: ErrorCode;
   via?: 'federated' | 'direct';
   outcome: DeliveryOutcome;
+  /** The whole time this delivery took, every path and earlier queued messages included. */
   seconds: number;
   attempts?: number;
+  /** Every way tried, in order, with its time and why it was tried. */
+  paths?: PathReport[];
   reply?: string;
   error?: OisError;
 }
@@ -155,18 +156,54 @@ export interface SendInput {
   /** Seconds to wait for each peer's reply; 0 or undefined: do not wait. */
   waitSeconds?: number;
   transport: TransportSettings;
+  /** This instance's home and environment (tokens of peers are looked up at each attempt). */
+  home: string;
+  env: Env;
+  /** The current registry, read again at each attempt; default: the registry the recipients came from. */
+  registry: () => Promise<Registry>;
   /** Signs envelopes for federated recipients. */
   identity?: Identity;
-  /**
-   * For a peer that cannot be reached: its gateway URL at its current ZeroTier address, when that changed
-   * (and the registry was updated), else null.
-   */
-  relocate?: (agent: Agent) => Promise<string | null>;
+  /** For a peer that cannot be reached: where it is now, when its ZeroTier address changed. */
+  relocate?: (agent: Agent) => Promise<Moved | null>;
   /** Where undeliverable messages wait; without it (or with queue false) a failure is final. */
   outbox?: Outbox;
   queue?: boolean;
+  /**
+   * No daemon sends this instance's outbox: a message that would wait behind earlier ones to the same peer
+   * sends them (in order) and then itself, now.
+   */
+  drainNow?: boolean;
   signal?: AbortSignal;
   now?: () => Date;
+}
+
+/**
+ * Sends one message to its recipients concurrently, then appends the exchange to today's chat log: one entry
+ * for the message with every outcome, and one per reply. Throws only for bad input (before anything is
+ * sent); delivery failures are in the report.
+ */
+export async function sendMessage(input: SendInput): Promise<SendReport> {
+  const body = checkBody(input.body.replace(/\r\n/g, '\n'));
+  const now = input.now ?? (() => new Date());
+  const at = now();
+  const id = newMessageId(at.getTime());
+  checkSize(input, body, id, at);
+  const deliveries = await Promise.all(input.recipients.map((r) => deliverOne(input, r, body, id, at)));
+  const log = await logExchange(
+    input.store,
+    now,
+    {
+      id,
+      at: at.toISOString(),
+      from: input.from,
+      to: input.recipients.map((r) => r.agent.name),
+      kind: 'message',
+      body,
+      deliveries: deliveries.map(toChatDelivery),
+    },
+    deliveries,
+  );
+  return { id, at: at.toISOString(), from: input.from, deliveries, log };
 }
 
 /** The exact JSON bytes the gateway will receive, for the 2 MiB check before anything is sent. */
@@ -183,20 +220,12 @@ function payloadBytes(r: Recipient, text: string, wait: number, callerSessionKey
   return Buffer.byteLength(JSON.stringify(payload));
 }
 
-/**
- * Sends one message to its recipients concurrently (direct delivery into each peer gateway), then appends
- * the exchange to today's chat log: one entry for the message with every outcome, and one per reply.
- * Throws only for bad input (before anything is sent); delivery failures are in the report.
- */
-export async function sendMessage(input: SendInput): Promise<SendReport> {
-  const body = checkBody(input.body.replace(/\r\n/g, '\n'));
-  const now = input.now ?? (() => new Date());
-  const at = now();
-  const id = newMessageId(at.getTime());
+const TOO_LARGE_HINT =
+  "put large content in the team's shared/ folder (ois share put FILE) and send its name";
+
+/** The envelope's limit and the exact JSON bytes each gateway would receive, before anything is sent. */
+function checkSize(input: SendInput, body: string, id: string, at: Date): void {
   const wait = input.waitSeconds ?? 0;
-  const texts = input.recipients.map((r) =>
-    deliveredText({ from: input.from, to: r.agent.name, id, at }, body),
-  );
   if (
     input.recipients.some((r) => r.mode === 'federated') &&
     Buffer.byteLength(body) > MAX_ENVELOPE_BODY_BYTES
@@ -204,26 +233,24 @@ export async function sendMessage(input: SendInput): Promise<SendReport> {
     throw new OisError(
       'OIS_ERR_MESSAGE_TOO_LARGE',
       `the message is over ${MAX_ENVELOPE_BODY_BYTES} bytes, the most an envelope carries`,
-      {
-        hint: 'put large content in the shared/ folder of the team and send its name',
-      },
+      { hint: TOO_LARGE_HINT },
     );
   }
-  input.recipients.forEach((r, i) => {
-    const bytes = payloadBytes(r, texts[i]!, wait, input.transport.callerSessionKey);
+  for (const r of input.recipients) {
+    const text = deliveredText({ from: input.from, to: r.agent.name, id, at }, body);
+    const bytes = payloadBytes(r, text, wait, input.transport.callerSessionKey);
     if (bytes > MAX_GATEWAY_BODY_BYTES) {
       throw new OisError(
         'OIS_ERR_MESSAGE_TOO_LARGE',
         `the message is ${bytes} bytes as sent; a gateway takes at most ${MAX_GATEWAY_BODY_BYTES}`,
-        {
-          hint: 'put large content in the shared/ folder of the team and send its name',
-          details: { bytes, limit: MAX_GATEWAY_BODY_BYTES },
-        },
+        { hint: TOO_LARGE_HINT, details: { bytes, limit: MAX_GATEWAY_BODY_BYTES } },
       );
     }
-  });
+  }
+}
 
-  const settings = {
+function settingsOf(input: SendInput) {
+  return {
     connectTimeoutMs: input.transport.connectTimeoutMs,
     timeoutMs: input.transport.timeoutMs,
     retries: input.transport.retries,
@@ -232,126 +259,178 @@ export async function sendMessage(input: SendInput): Promise<SendReport> {
       : { minRetryDelayMs: input.transport.minRetryDelayMs }),
     ...(input.signal ? { signal: input.signal } : {}),
   };
-  // A lease longer than one whole attempt, so the daemon never takes over a message ois send still sends.
-  const leaseMs =
-    (input.transport.connectTimeoutMs + input.transport.timeoutMs) * (input.transport.retries + 2) + 5000;
+}
 
-  const deliveries = await Promise.all(
-    input.recipients.map(async (r, i): Promise<DeliveryReport> => {
-      const started = performance.now();
-      const took = () => round((performance.now() - started) / 1000);
-      const federated = r.mode === 'federated' && wait === 0;
-      let payload: OutboxPayload | null = null;
-      if (federated) {
-        if (!input.identity) {
-          const error = new OisError('OIS_ERR_IDENTITY_MISSING', 'this instance has no signing key', {
-            hint: 'run ois init',
-          });
-          return { to: r.agent.name, outcome: 'failed', seconds: 0, error };
-        }
-        const envelope = signEnvelope(
-          { v: 1, id, from: input.from, to: r.agent.name, createdAt: at.toISOString(), body },
-          input.identity.privateKey,
-        );
-        payload = { mode: 'federated', url: r.federation.url, envelope };
-      } else if (wait === 0 && r.agent.gateway) {
-        payload = {
-          mode: 'direct',
-          peer: r.agent.name,
-          url: r.agent.gateway.url,
-          sessionKey: r.agent.gateway.sessionKey,
-          text: texts[i]!,
-        };
-      }
-      // Durable first: the message is in the outbox before anything goes out, so a crash or a peer that is
-      // down never loses it. Waited sends are not queued: their caller waits for the reply now.
-      const outbox = input.queue && payload ? input.outbox : undefined;
-      const key = `${id}.${r.agent.id}`;
-      if (outbox && payload) {
-        const m = outbox.enqueue(
-          { id: key, peer: r.agent.name, payload: JSON.stringify(payload), mode: payload.mode },
-          { claim: true, leaseMs },
-        );
-        if (m.state === 'queued') {
-          return {
-            to: r.agent.name,
-            outcome: 'queued',
-            seconds: 0,
-            note: `behind earlier messages to ${r.agent.name}`,
-          };
-        }
-      }
-      try {
-        let via: 'federated' | 'direct' = federated ? 'federated' : 'direct';
-        let result: SendResult | null = null;
-        const direct = async (url?: string) =>
-          sessionsSend(url ? { ...directTarget(r), url } : directTarget(r), {
-            message: texts[i]!,
-            waitSeconds: wait,
-            callerSessionKey: input.transport.callerSessionKey,
-            messageId: id,
-            ...settings,
-          });
-        try {
-          if (payload?.mode === 'federated') await postEnvelope(payload.url, payload.envelope, settings);
-          else result = await direct();
-        } catch (err) {
-          if (!isOisError(err, 'OIS_ERR_PEER_UNREACHABLE')) throw err;
-          if (federated && r.token !== null && r.agent.gateway) {
-            // The peer's daemon is down but we hold its gateway token: direct delivery still reaches it.
-            via = 'direct';
-            result = await direct();
-          } else if (!federated && input.relocate) {
-            // Its ZeroTier address may have changed: ask the network where the node is now.
-            const moved = await input.relocate(r.agent).catch(() => null);
-            if (!moved) throw err;
-            result = await direct(moved);
-          } else throw err;
-        }
-        outbox?.markDelivered(key);
-        if (result === null) return { to: r.agent.name, outcome: 'delivered', seconds: took(), via };
-        return { to: r.agent.name, ...fromResult(result), via };
-      } catch (err) {
-        const error = isOisError(err)
-          ? err
-          : new OisError('OIS_ERR_INTERNAL', `unexpected error: ${(err as Error).message}`, { cause: err });
-        if (outbox && isTransient(error)) {
-          const retryAfterMs = retryAfterOf(error);
-          const m = outbox.markFailed(
-            key,
-            `${error.code}: ${error.message}`,
-            retryAfterMs === undefined ? {} : { retryAfterMs },
-          );
-          if (m?.state === 'queued')
-            return {
-              to: r.agent.name,
-              outcome: 'queued',
-              seconds: took(),
-              note: error.message,
-              code: error.code,
-            };
-        } else outbox?.markFailed(key, `${error.code}: ${error.message}`, { permanent: true });
-        return {
-          to: r.agent.name,
-          outcome: error.code === 'OIS_ERR_DELIVERY_UNKNOWN' ? 'unknown' : 'failed',
-          seconds: took(),
-          error,
-        };
-      }
-    }),
+/** Delivers to one recipient: a waited send straight to its gateway, anything else through the outbox. */
+async function deliverOne(
+  input: SendInput,
+  r: Recipient,
+  body: string,
+  id: string,
+  at: Date,
+): Promise<DeliveryReport> {
+  const started = performance.now();
+  const took = () => round((performance.now() - started) / 1000);
+  const to = r.agent.name;
+  if ((input.waitSeconds ?? 0) > 0) return waitedSend(input, r, body, id, at);
+
+  const message: QueuedMessage = { v: 2, peer: to, id, from: input.from, createdAt: at.toISOString(), body };
+  const courier: Courier = {
+    home: input.home,
+    env: input.env,
+    identity: input.identity ?? null,
+    registry: input.registry,
+    settings: settingsOf(input),
+    ...(input.relocate ? { relocate: input.relocate } : {}),
+  };
+  const outbox = input.queue ? input.outbox : undefined;
+  if (!outbox) return fromAttempt(to, await attemptDelivery(message, courier), null);
+
+  // Durable first: the message is in the outbox before anything goes out, so a crash or a peer that is down
+  // never loses it.
+  const key = `${id}.${r.agent.id}`;
+  const queued = outbox.enqueue(
+    { id: key, peer: to, payload: JSON.stringify(message), mode: r.mode },
+    { claim: true, leaseMs: leaseMsFor(courier.settings) },
   );
+  if (queued.state === 'inflight') {
+    const attempt = await attemptDelivery(message, courier);
+    return fromAttempt(to, attempt, settle(outbox, key, attempt)?.state ?? null);
+  }
+  // Earlier messages to this peer wait: they go first, in order.
+  if (input.drainNow) {
+    const results = await drainPeer(outbox, to, courier, {
+      store: input.store,
+      self: input.from,
+      skipReceipt: key,
+    });
+    const own = results.get(key);
+    const earlier = [...results.keys()].filter((k) => k !== key).length;
+    if (own) {
+      const report = fromAttempt(
+        to,
+        own,
+        outbox.list({ peer: to, state: 'queued' }).some((m) => m.id === key) ? 'queued' : null,
+      );
+      return {
+        ...report,
+        seconds: took(),
+        ...(earlier > 0 ? { note: `sent after ${earlier} earlier queued message(s)` } : {}),
+      };
+    }
+    const blocker = [...results.values()].find((a) => !a.ok);
+    if (blocker && !blocker.ok) {
+      return {
+        to,
+        outcome: 'queued',
+        seconds: took(),
+        note: `behind an earlier message to ${to} that could not be sent: ${blocker.error.message}`,
+        code: blocker.error.code,
+        paths: blocker.paths,
+      };
+    }
+  }
+  const ahead = outbox.list({ peer: to, state: ['queued', 'inflight'] }).filter((m) => m.id !== key).length;
+  return {
+    to,
+    outcome: 'queued',
+    seconds: took(),
+    note: `waits behind ${ahead} earlier message${ahead === 1 ? '' : 's'} to ${to}, sent in order`,
+  };
+}
 
-  const entries: ChatEntry[] = [
-    {
-      id,
-      at: at.toISOString(),
-      from: input.from,
-      to: input.recipients.map((r) => r.agent.name),
-      kind: 'message',
-      body,
-      deliveries: deliveries.map(toChatDelivery),
-    },
-  ];
+/** A report of an attempt; `state` is where the outbox left the message (queued: it is retried later). */
+function fromAttempt(to: string, a: Attempt, state: string | null): DeliveryReport {
+  const base = { to, seconds: a.seconds, attempts: a.attempts, paths: a.paths };
+  if (a.ok) return { ...base, outcome: 'delivered', via: a.via };
+  if (state === 'queued') return { ...base, outcome: 'queued', note: a.error.message, code: a.error.code };
+  return {
+    ...base,
+    outcome: a.error.code === 'OIS_ERR_DELIVERY_UNKNOWN' ? 'unknown' : 'failed',
+    error: a.error,
+  };
+}
+
+/**
+ * A waited send goes to the gateway even for a peer with a daemon (federation v1 does not carry replies):
+ * never queued, since its caller waits for the reply now.
+ */
+async function waitedSend(
+  input: SendInput,
+  r: Recipient,
+  body: string,
+  id: string,
+  at: Date,
+): Promise<DeliveryReport> {
+  const started = performance.now();
+  const took = () => round((performance.now() - started) / 1000);
+  const text = deliveredText({ from: input.from, to: r.agent.name, id, at }, body);
+  const paths: PathReport[] = [];
+  const send = async (target: { url: string; token: string; sessionKey: string }, note?: string) => {
+    const t = performance.now();
+    try {
+      const result = await sessionsSend(target, {
+        message: text,
+        waitSeconds: input.waitSeconds ?? 0,
+        callerSessionKey: input.transport.callerSessionKey,
+        messageId: id,
+        ...settingsOf(input),
+      });
+      paths.push({
+        via: 'direct',
+        url: target.url,
+        outcome: 'delivered',
+        seconds: round((performance.now() - t) / 1000),
+        ...(note ? { note } : {}),
+      });
+      return result;
+    } catch (err) {
+      const code = isOisError(err) ? err.code : 'OIS_ERR_INTERNAL';
+      paths.push({
+        via: 'direct',
+        url: target.url,
+        outcome: 'failed',
+        seconds: round((performance.now() - t) / 1000),
+        code,
+        ...(note ? { note } : {}),
+      });
+      throw err;
+    }
+  };
+  try {
+    const target = directTarget(r);
+    let result: SendResult;
+    try {
+      result = await send(target);
+    } catch (err) {
+      if (!isOisError(err, 'OIS_ERR_PEER_UNREACHABLE') || !input.relocate) throw err;
+      const moved = (await input.relocate(r.agent).catch(() => null))?.gatewayUrl;
+      if (!moved) throw err;
+      result = await send({ ...target, url: moved }, 'its ZeroTier address changed');
+    }
+    return { to: r.agent.name, ...fromResult(result), seconds: took(), via: 'direct', paths };
+  } catch (err) {
+    const error = isOisError(err)
+      ? err
+      : new OisError('OIS_ERR_INTERNAL', `unexpected error: ${(err as Error).message}`, { cause: err });
+    return {
+      to: r.agent.name,
+      outcome: error.code === 'OIS_ERR_DELIVERY_UNKNOWN' ? 'unknown' : 'failed',
+      seconds: took(),
+      paths,
+      error,
+    };
+  }
+}
+
+/** Appends the message entry and one entry per reply; a log that cannot be written is reported, not thrown. */
+async function logExchange(
+  store: TeamStore,
+  now: () => Date,
+  message: ChatEntry,
+  deliveries: DeliveryReport[],
+): Promise<SendReport['log']> {
+  const entries: ChatEntry[] = [message];
   for (const d of deliveries) {
     if (d.reply === undefined) continue;
     const replyAt = now();
@@ -359,27 +438,24 @@ export async function sendMessage(input: SendInput): Promise<SendReport> {
       id: newMessageId(replyAt.getTime()),
       at: replyAt.toISOString(),
       from: d.to,
-      to: [input.from],
+      to: [message.from],
       kind: 'reply',
-      replyTo: id,
+      replyTo: message.id,
       body: d.reply.trim() === '' ? '(empty reply)' : d.reply,
-      deliveries: [{ to: input.from, outcome: 'delivered' }],
+      deliveries: [{ to: message.from, outcome: 'delivered' }],
     });
   }
-  let log: SendReport['log'];
   try {
     let path = '';
-    for (const entry of entries) path = (await appendEntry(input.store, entry)).path;
-    log = { path };
+    for (const entry of entries) path = (await appendEntry(store, entry)).path;
+    return { path };
   } catch (err) {
-    log = {
+    return {
       error: isOisError(err) ? err : new OisError('OIS_ERR_STORAGE', (err as Error).message, { cause: err }),
     };
   }
-  return { id, at: at.toISOString(), from: input.from, deliveries, log };
 }
 
-/** A waited send goes to the gateway even for a peer with a daemon (federation v1 does not carry replies). */
 function directTarget(r: Recipient): { url: string; token: string; sessionKey: string } {
   if (r.mode === 'direct')
     return { url: r.agent.gateway.url, token: r.token, sessionKey: r.agent.gateway.sessionKey };
@@ -391,8 +467,8 @@ function directTarget(r: Recipient): { url: string; token: string; sessionKey: s
   return { url: r.agent.gateway.url, token: r.token, sessionKey: r.agent.gateway.sessionKey };
 }
 
-function fromResult(result: SendResult): Omit<DeliveryReport, 'to'> {
-  const base = { seconds: round(result.seconds), attempts: result.attempts };
+function fromResult(result: SendResult): Omit<DeliveryReport, 'to' | 'seconds'> {
+  const base = { attempts: result.attempts };
   switch (result.status) {
     case 'accepted':
       return { outcome: 'delivered', ...base };

@@ -17,7 +17,7 @@ export {
   TEAM_BLOCK_INFO,
   validateAgentName,
 } from './parse.js';
-export { editRegistry, loadRegistry } from './store.js';
+export { type AgentAddress, editRegistry, loadRegistry, recordAgentAddress } from './store.js';
 export {
   type Agent,
   type AgentSpan,

@@ -1,5 +1,6 @@
 import { OisError } from '../errors.js';
 import { TEAM_PATHS, type TeamStore } from '../team/index.js';
+import { upsertAgentText } from './edit.js';
 import { parseRegistry } from './parse.js';
 import type { Registry } from './types.js';
 
@@ -42,4 +43,54 @@ export async function editRegistry(
     await store.writeAtomic(TEAM_PATHS.registry, next);
     return checked;
   });
+}
+
+export interface AgentAddress {
+  /** The gateway's new URL, or null to keep it. */
+  gatewayUrl: string | null;
+  /** The daemon's new URL (`federation.url`), or null to keep it. */
+  federationUrl: string | null;
+  /** The new ZeroTier IP (`zerotier.ip`). */
+  zerotierIp: string;
+}
+
+/**
+ * Records where an agent is now (its ZeroTier address changed): the gateway URL, the daemon URL and the
+ * recorded IP of its canonical block; everything else stays. A hand-written (OIS bullet) entry is left
+ * alone. Returns whether the file changed.
+ */
+export async function recordAgentAddress(
+  store: TeamStore,
+  id: string,
+  address: AgentAddress,
+): Promise<boolean> {
+  let changed = false;
+  await editRegistry(store, (text, current) => {
+    const cur = current.agents.find((a) => a.id === id);
+    if (cur?.form !== 'canonical') return null;
+    const federation = cur.extra.federation as Record<string, unknown> | undefined;
+    const extra: Record<string, unknown> = {
+      ...cur.extra,
+      zerotier: { ...(cur.extra.zerotier as object), ip: address.zerotierIp },
+      ...(federation && address.federationUrl
+        ? { federation: { ...federation, url: address.federationUrl } }
+        : {}),
+    };
+    const next = upsertAgentText(text, current, {
+      name: cur.name,
+      role: cur.role,
+      status: cur.status,
+      description: cur.description,
+      capabilities: cur.capabilities,
+      gateway:
+        cur.gateway && address.gatewayUrl
+          ? { url: address.gatewayUrl, sessionKey: cur.gateway.sessionKey }
+          : cur.gateway,
+      joined: cur.joined,
+      extra,
+    });
+    changed = next !== text;
+    return next;
+  });
+  return changed;
 }

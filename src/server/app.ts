@@ -2,10 +2,15 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { InstanceConfig } from '../config/index.js';
 import { isOisError, OisError } from '../errors.js';
-import { ENVELOPE_SCHEMA, type Envelope, verifyEnvelope } from '../federation/envelope.js';
-import { deliveredText } from '../federation/message.js';
-import { type Agent, agentId, findAgent, type Registry } from '../registry/index.js';
-import type { SeenStore } from './seen-store.js';
+import {
+  ENVELOPE_SCHEMA,
+  type Envelope,
+  receiveEnvelope,
+  type SeenStore,
+  type VerifiedSender,
+  verifySender,
+} from '../federation/index.js';
+import type { Registry } from '../registry/index.js';
 import { type ViewerOptions, viewerPlugin } from './viewer/plugin.js';
 
 export const INBOUND_BODY_LIMIT = 2 * 1024 * 1024;
@@ -24,11 +29,6 @@ export interface AppDeps {
   viewer?: ViewerOptions;
 }
 
-interface Checked {
-  sender: Agent | null;
-  valid: boolean;
-}
-
 /** Secrets that must never reach a log line. */
 export const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.password'];
 
@@ -38,7 +38,6 @@ export const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie', '*
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const now = deps.now ?? Date.now;
-  const self = agentId(deps.config.name);
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: INBOUND_BODY_LIMIT,
@@ -56,7 +55,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const e = toOisError(err);
     if (e.status >= 500) request.log.error({ err }, 'inbound request failed');
-    if (e.code === 'OIS_ERR_LOCAL_GATEWAY') reply.header('retry-after', '30');
+    if (e.code === 'OIS_ERR_LOCAL_GATEWAY') {
+      const seconds = e.details?.retryAfterSeconds;
+      reply.header('retry-after', String(typeof seconds === 'number' ? seconds : 30));
+    }
     reply.status(e.status).send({
       code: e.code,
       message: e.status >= 500 && e.code !== 'OIS_ERR_LOCAL_GATEWAY' ? 'internal error' : e.message,
@@ -78,18 +80,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Signature checks happen in the rate limiter's key function, before the handler, so that a forged
   // envelope counts against its address and never against the sender it claims to be.
-  const checked = new WeakMap<FastifyRequest, Checked>();
-  const check = async (request: FastifyRequest): Promise<Checked> => {
-    const known = checked.get(request);
-    if (known) return known;
-    const envelope = request.body as Envelope;
-    const registry = await deps.registry();
-    const sender = findAgent(registry, envelope.from);
-    const publicKey = (sender?.extra.federation as { publicKey?: unknown } | undefined)?.publicKey;
-    const valid = typeof publicKey === 'string' && verifyEnvelope(envelope, publicKey);
-    const result = { sender, valid };
-    checked.set(request, result);
-    return result;
+  const checked = new WeakMap<FastifyRequest, VerifiedSender>();
+  const check = async (request: FastifyRequest): Promise<VerifiedSender> => {
+    let known = checked.get(request);
+    if (!known) {
+      known = await verifySender(request.body as Envelope, await deps.registry());
+      checked.set(request, known);
+    }
+    return known;
   };
 
   app.post(
@@ -122,73 +120,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
     async (request, reply) => {
-      const envelope = request.body as Envelope;
-      if (agentId(envelope.to) !== self) {
-        throw new OisError(
-          'OIS_ERR_RECIPIENT_MISMATCH',
-          `this is the daemon of ${deps.config.name}, not of ${envelope.to}`,
-        );
-      }
-      const { sender, valid } = await check(request);
-      const publicKey = (sender?.extra.federation as { publicKey?: unknown } | undefined)?.publicKey;
-      if (!sender || typeof publicKey !== 'string') {
-        throw new OisError(
-          'OIS_ERR_SENDER_UNKNOWN',
-          `${envelope.from} is not an agent with a public key in AGENTS.md`,
-        );
-      }
-      if (sender.status !== 'active') {
-        throw new OisError('OIS_ERR_SENDER_INACTIVE', `${sender.name} is ${sender.status} in AGENTS.md`);
-      }
-      if (!valid) {
-        throw new OisError(
-          'OIS_ERR_SIGNATURE_INVALID',
-          `the signature of ${envelope.id} does not verify with the key of ${sender.name} in AGENTS.md`,
-        );
-      }
-      const skew = Math.abs(now() - Date.parse(envelope.createdAt)) / 1000;
-      if (!(skew <= deps.config.serve.skewSeconds)) {
-        throw new OisError(
-          'OIS_ERR_ENVELOPE_STALE',
-          `createdAt ${envelope.createdAt} is ${Math.round(skew)} s from this daemon's clock (window ±${deps.config.serve.skewSeconds} s)`,
-        );
-      }
-      const state = deps.seen.claim(envelope.id, sender.name);
-      if (state === 'delivered') return reply.status(200).send({ status: 'duplicate', id: envelope.id });
-      if (state === 'delivering') {
-        reply.header('retry-after', '2');
-        throw new OisError('OIS_ERR_LOCAL_GATEWAY', `${envelope.id} is being delivered right now`);
-      }
-      const text = deliveredText(
-        { from: sender.name, to: deps.config.name, id: envelope.id, at: new Date(envelope.createdAt) },
-        envelope.body,
-      );
-      try {
-        await deps.deliver(text, envelope);
-      } catch (err) {
-        if (isOisError(err, 'OIS_ERR_DELIVERY_UNKNOWN')) {
-          // It may be in the session already: never deliver it twice; the sender gets its acknowledgement.
-          request.log.warn(
-            { id: envelope.id },
-            'delivery into the local gateway is unknown; not repeating it',
-          );
-          deps.seen.delivered(envelope.id);
-          return reply.status(202).send({ status: 'delivered', id: envelope.id });
-        }
-        deps.seen.release(envelope.id);
-        request.log.error(
-          { id: envelope.id, code: isOisError(err) ? err.code : undefined, message: (err as Error).message },
-          'local gateway refused',
-        );
-        throw new OisError(
-          'OIS_ERR_LOCAL_GATEWAY',
-          `the gateway of ${deps.config.name} did not take the message; retry later`,
-          { cause: err },
-        );
-      }
-      deps.seen.delivered(envelope.id);
-      request.log.info({ id: envelope.id, from: sender.name }, 'delivered');
-      return reply.status(202).send({ status: 'delivered', id: envelope.id });
+      const { status, ...answer } = await receiveEnvelope(request.body as Envelope, await check(request), {
+        self: deps.config.name,
+        registry: deps.registry,
+        seen: deps.seen,
+        deliver: deps.deliver,
+        skewSeconds: deps.config.serve.skewSeconds,
+        now,
+        log: request.log,
+      });
+      return reply.status(status === 'duplicate' ? 200 : 202).send({ status, ...answer });
     },
   );
   return app;

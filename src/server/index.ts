@@ -1,3 +1,2 @@
 export { type AppDeps, buildApp, INBOUND_BODY_LIMIT, LOG_REDACT } from './app.js';
 export { type DaemonOptions, type RunningDaemon, startDaemon } from './daemon.js';
-export { SeenStore } from './seen-store.js';

@@ -92,10 +92,10 @@ export function resolveAddress(
 }
 
 /**
- * The gateway URL with its host replaced, but only when the host is the recorded ZeroTier IP (or, with no
- * recorded IP, an address literal): a host name is the user's choice and stays.
+ * A URL with its host replaced, but only when the host is the recorded ZeroTier IP (or, with no recorded
+ * IP, an address literal): a host name is the user's choice and stays. Null when it stays.
  */
-function withHost(url: string, recordedIp: string | null, ip: string): string | null {
+export function withHost(url: string, recordedIp: string | null, ip: string): string | null {
   let u: URL;
   try {
     u = new URL(url);

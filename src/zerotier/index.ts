@@ -6,6 +6,7 @@ export {
   type ResolvedAddress,
   resolveAddress,
   stripPrefix,
+  withHost,
 } from './address.js';
 export {
   CentralClient,
@@ -40,6 +41,7 @@ export {
   openMemberSource,
   resolveCentralToken,
 } from './members.js';
+export { type Relocation, relocateAgent } from './relocate.js';
 export { matchMembers, type RosterEntry, type RosterFlag } from './roster.js';
 export { type ZerotierProblem, type ZerotierStatus, zerotierStatus } from './status.js';
 export {

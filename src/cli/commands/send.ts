@@ -1,13 +1,7 @@
-import { resolveToken, runningDaemon } from '../../config/index.js';
+import { runningDaemon } from '../../config/index.js';
 import { EXIT, OisError } from '../../errors.js';
-import {
-  type DeliveryReport,
-  loadIdentity,
-  Outbox,
-  planRecipients,
-  sendMessage,
-} from '../../federation/index.js';
-import { type Agent, editRegistry, loadRegistry, upsertAgentText } from '../../registry/index.js';
+import { type DeliveryReport, sendAs } from '../../federation/index.js';
+import { loadRegistry, type Registry } from '../../registry/index.js';
 import type { Command } from '../command.js';
 import { readStdinText } from '../io.js';
 import { printRegistryWarnings } from './shared.js';
@@ -70,80 +64,33 @@ export const command: Command = {
         : words.join(' ');
 
     const store = ctx.team();
-    const registry = await loadRegistry(store);
-    printRegistryWarnings(ctx, registry);
-    const identity = await loadIdentity(config.home);
-    const recipients = await planRecipients(
-      registry,
-      config.name,
-      all ? { all: true } : { names },
-      async (agent) => (await resolveToken(config.home, ctx.io.env, agent.name))?.token ?? null,
-      (agent, why) => ctx.warn(`skipping ${agent.name}: ${why}`),
-      identity !== null && wait === 0,
-    );
-    const relocate = async (agent: Agent): Promise<string | null> => {
-      const networkId = registry.team?.zerotier?.network;
-      if (!networkId || agent.form !== 'canonical') return null;
-      const zt = await import('../../zerotier/index.js');
-      if (!zt.agentZerotier(agent)) return null;
-      const source = await zt.openMemberSource({
-        env: ctx.io.env,
-        networkId,
-        centralToken: await zt.resolveCentralToken(config.home, ctx.io.env),
-      });
-      let members: Awaited<ReturnType<typeof source.members>>;
-      try {
-        members = await source.members();
-      } finally {
-        await source.close();
-      }
-      const moved = zt.resolveAddress(agent, members);
-      if (!moved?.changed || !moved.gatewayUrl || !agent.gateway) return null;
-      const url = moved.gatewayUrl;
-      await editRegistry(store, (text, current) => {
-        const cur = current.agents.find((a) => a.id === agent.id);
-        if (cur?.form !== 'canonical' || !cur.gateway) return null;
-        return upsertAgentText(text, current, {
-          name: cur.name,
-          role: cur.role,
-          status: cur.status,
-          description: cur.description,
-          capabilities: cur.capabilities,
-          gateway: { url, sessionKey: cur.gateway.sessionKey },
-          joined: cur.joined,
-          extra: { ...cur.extra, zerotier: { ...(cur.extra.zerotier as object), ip: moved.currentIp } },
-        });
-      });
-      ctx.warn(
-        `${agent.name} moved on the ZeroTier network (${moved.recordedIp ?? '?'} → ${moved.currentIp}); AGENTS.md updated`,
-      );
-      return url;
-    };
-    const queue = values['no-queue'] !== true && wait === 0;
-    const outbox = queue ? Outbox.open(config.home) : undefined;
-    if (outbox?.recovered) ctx.warn(outbox.recovered.message, outbox.recovered.hint);
-    const report = await sendMessage({
-      ...(outbox ? { outbox, queue: true } : {}),
-      relocate,
+    let loaded: Promise<Registry> | null = null;
+    const registry = () =>
+      (loaded ??= loadRegistry(store).then((r) => {
+        printRegistryWarnings(ctx, r);
+        return r;
+      }));
+    const daemonRuns = (await runningDaemon(config.home)) !== null;
+    const report = await sendAs({
+      config,
+      env: ctx.io.env,
       store,
-      from: config.name,
-      recipients,
+      registry,
+      to: all ? { all: true } : { names },
       body,
       waitSeconds: wait,
-      transport: {
-        connectTimeoutMs: config.send.connectTimeoutMs,
-        timeoutMs: config.send.timeoutMs,
-        retries: config.send.retries,
-        callerSessionKey: config.send.waitSessionKey,
-      },
-      ...(identity ? { identity } : {}),
+      queue: values['no-queue'] !== true,
+      daemonRuns,
+      warn: (message, hint) => ctx.warn(message, hint),
       ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
     });
 
-    outbox?.close();
     const failed = report.deliveries.filter((d) => d.error !== undefined);
-    if (report.deliveries.some((d) => d.outcome === 'queued') && !(await runningDaemon(config.home))) {
-      ctx.warn('queued messages go out when this instance runs its daemon', 'start it: ois serve');
+    if (report.deliveries.some((d) => d.outcome === 'queued') && !daemonRuns) {
+      ctx.warn(
+        'nothing goes out of the outbox while this instance runs no daemon: the queued message is sent by `ois serve`, or by your next `ois send` or `ois outbox retry` to that peer',
+        'start the daemon: ois serve',
+      );
     }
     if (ctx.json) {
       ctx.printJson({
@@ -158,7 +105,7 @@ export const command: Command = {
         log: 'path' in report.log ? { path: report.log.path } : { error: report.log.error.toJSON() },
       });
     } else {
-      for (const d of report.deliveries) printDelivery(ctx, d, report.id);
+      for (const d of report.deliveries) printDelivery(ctx, d, report.id, daemonRuns);
     }
     for (const d of failed) {
       ctx.io.stderr.write(
@@ -167,8 +114,18 @@ export const command: Command = {
     }
     if ('error' in report.log) {
       const e = report.log.error;
+      // Say what happened to the message as it is: a refused one was not "delivered".
+      const arrived = report.deliveries.every((d) => d.outcome !== 'failed' && d.outcome !== 'unknown');
+      const what =
+        failed.length === 0
+          ? report.deliveries.every((d) => d.outcome === 'queued')
+            ? 'queued, but'
+            : 'delivered, but'
+          : arrived
+            ? 'and'
+            : 'also,';
       ctx.io.stderr.write(
-        `error ${e.code}: delivered, but the chat log was not written: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`,
+        `error ${e.code}: ${what} the chat log was not written: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`,
       );
     }
     if (failed.length > 0) return failed[0]!.error!.exitCode;
@@ -177,11 +134,16 @@ export const command: Command = {
   },
 };
 
-function printDelivery(ctx: Parameters<Command['run']>[0], d: DeliveryReport, id: string): void {
+function printDelivery(
+  ctx: Parameters<Command['run']>[0],
+  d: DeliveryReport,
+  id: string,
+  daemonRuns: boolean,
+): void {
   const took = `${d.seconds.toFixed(2)} s`;
   switch (d.outcome) {
     case 'delivered':
-      ctx.print(`delivered to ${d.to} in ${took} (id ${id})`);
+      ctx.print(`delivered to ${d.to} in ${took}${d.via ? ` via ${d.via}` : ''} (id ${id})`);
       break;
     case 'replied':
       ctx.print(`${d.to} replied in ${took} (id ${id}):`);
@@ -193,15 +155,28 @@ function printDelivery(ctx: Parameters<Command['run']>[0], d: DeliveryReport, id
     case 'timeout':
       ctx.print(`delivered to ${d.to}; timeout: no reply within the wait (id ${id})`);
       break;
-    case 'queued':
+    case 'queued': {
+      const then = !daemonRuns
+        ? 'it waits in the outbox until ois serve runs or you send to it again'
+        : d.code
+          ? `the daemon retries it until ${d.to} is back`
+          : 'the daemon sends it next';
       ctx.print(
-        `queued for ${d.to} (id ${id}): ${d.note ?? 'waiting'}; it goes out when ${d.to} is back (ois outbox ls)`,
+        `queued for ${d.to} after ${took} (id ${id}): ${d.note ?? 'waiting'}; ${then} (ois outbox ls)`,
       );
       break;
+    }
     case 'unknown':
       ctx.print(`delivery unknown for ${d.to} after ${took}: it may have arrived (id ${id})`);
       break;
     default:
-      ctx.print(`failed to deliver to ${d.to} (${d.error?.code ?? 'error'})`);
+      ctx.print(`failed to deliver to ${d.to} after ${took} (${d.error?.code ?? 'error'})`);
+  }
+  // When more than one way was tried, each one, so a slow send explains itself.
+  if ((d.paths?.length ?? 0) > 1 || d.paths?.some((p) => p.note)) {
+    for (const p of d.paths ?? []) {
+      const result = p.outcome === 'failed' ? (p.code ?? 'failed') : p.outcome;
+      ctx.print(`  ${p.via} ${p.url}: ${result} in ${p.seconds.toFixed(2)} s${p.note ? ` (${p.note})` : ''}`);
+    }
   }
 }

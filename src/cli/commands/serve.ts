@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { isLoopbackHost } from '../../config/index.js';
 import { OisError } from '../../errors.js';
 import { publishSelf } from '../../federation/index.js';
 import { findAgent, loadRegistry } from '../../registry/index.js';
@@ -10,21 +11,37 @@ export const command: Command = {
   spec: {
     name: 'serve',
     summary: "Run this instance's daemon: receives signed messages from peers",
-    usage: ['serve [--quiet]'],
+    usage: ['serve [--port PORT] [--profile NAME] [--quiet]'],
     options: {
+      port: {
+        type: 'string',
+        value: 'PORT',
+        description: "The daemon's port (default: serve.port, else the gateway's port + 11)",
+      },
+      profile: {
+        type: 'string',
+        value: 'NAME',
+        description:
+          "The local OpenClaw profile whose openclaw.json holds this gateway's token (default: $OPENCLAW_PROFILE)",
+      },
       quiet: { type: 'boolean', description: 'No request logs on stderr' },
     },
     args: { min: 0, max: 0 },
-    examples: ['ois serve', 'OIS_SERVE_PORT=18920 ois --home ~/.ois-beta serve'],
+    examples: ['ois serve', 'ois --home ~/.ois-beta serve --port 18920', 'ois serve --profile work'],
   },
   async run(ctx) {
-    const config = ctx.initialisedConfig();
+    const base = ctx.initialisedConfig();
+    const port = parsePort(ctx.args.values.port);
+    const config =
+      port === null ? base : { ...base, serve: { ...base.serve, port, portSource: 'configured' as const } };
+    const profile = ctx.args.values.profile as string | undefined;
     const store = ctx.team();
     const team = store.root;
     const daemon = await startDaemon({
       config: { ...config, team },
       env: ctx.io.env,
       log: ctx.args.values.quiet ? false : ctx.io.stderr,
+      ...(profile ? { openclawProfile: profile } : {}),
       onListening: async (url) => {
         const me = findAgent(await loadRegistry(store), config.name);
         if ((me?.extra.federation as { url?: string } | undefined)?.url !== url) {
@@ -32,14 +49,27 @@ export const command: Command = {
         }
       },
     });
+    const { state, moved } = daemon;
     if (ctx.json)
-      ctx.printJson({ ok: true, pid: daemon.state.pid, url: daemon.state.url, port: daemon.state.port });
+      ctx.printJson({
+        ok: true,
+        pid: state.pid,
+        url: state.url,
+        port: state.port,
+        tokenSource: daemon.tokenSource,
+        ...(moved ? { moved } : {}),
+      });
     else {
+      ctx.print(`ois serve: ${config.name}'s daemon on ${state.url} (pid ${state.pid}); Ctrl-C stops it`);
+      ctx.print(`gateway: ${config.gateway.url}, token from ${daemon.tokenSource}`);
       ctx.print(
-        `ois serve: ${config.name}'s daemon on ${daemon.state.url} (pid ${daemon.state.pid}); Ctrl-C stops it`,
+        `viewer: ${state.url}/${isLoopbackHost(config.serve.host) ? '' : ' (login token: "viewer" in the secrets file of this instance)'}`,
       );
-      ctx.print(
-        `viewer: ${daemon.state.url}/${config.serve.host.startsWith('127.') ? '' : ' (login token: "viewer" in the secrets file of this instance)'}`,
+    }
+    if (moved) {
+      ctx.warn(
+        `port ${moved.wanted} is taken: serving on ${moved.port} instead, published in AGENTS.md (peers follow it)`,
+        `free port ${moved.wanted}, or give this instance its own: ois serve --port PORT (or serve.port in its config)`,
       );
     }
     const signal = ctx.io.signal;
@@ -50,3 +80,14 @@ export const command: Command = {
     return 0;
   },
 };
+
+function parsePort(value: unknown): number | null {
+  if (value === undefined) return null;
+  const port = Number(value);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || port > 65535) {
+    throw new OisError('OIS_ERR_USAGE', `--port ${String(value)} is not a port number (0 to 65535)`, {
+      hint: 'ois serve --port 18800; 0 takes any free port',
+    });
+  }
+  return port;
+}

@@ -1,0 +1,91 @@
+import { type Env, type InstanceConfig, resolveToken } from '../config/index.js';
+import type { Agent, Registry } from '../registry/index.js';
+import type { TeamStore } from '../team/index.js';
+import type { Moved } from './dispatch.js';
+import { loadIdentity } from './identity.js';
+import { Outbox } from './outbox.js';
+import { planRecipients, type SendReport, sendMessage } from './send.js';
+
+export interface SendAsInput {
+  config: InstanceConfig & { name: string };
+  env: Env;
+  store: TeamStore;
+  /** The current registry (the daemon passes its cache; the CLI reads the file once). */
+  registry: () => Promise<Registry>;
+  to: { names: string[] } | { all: true };
+  body: string;
+  /** Seconds to wait for each reply; 0: do not wait. Waited sends go straight to the gateway, unqueued. */
+  waitSeconds?: number;
+  /** False (`--no-queue`): a peer that cannot be reached now fails at once. */
+  queue: boolean;
+  /** Whether a daemon sends this instance's outbox; without one, what waits for a recipient goes out now. */
+  daemonRuns: boolean;
+  /** The outbox to use (the daemon's own); otherwise the instance's is opened for this send. */
+  outbox?: Outbox;
+  /** Warnings for the user (a skipped agent, a peer that moved on the ZeroTier network, a recovered outbox). */
+  warn?: (message: string, hint?: string) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * The one way to send a message as this instance: `ois send`, the viewer's compose and `ois demo` all come
+ * here. Plans the recipients (every bad input fails before anything is sent), then delivers through the
+ * outbox (durable first) and logs the exchange.
+ */
+export async function sendAs(input: SendAsInput): Promise<SendReport> {
+  const { config, env, store } = input;
+  const warn = input.warn ?? (() => {});
+  const wait = input.waitSeconds ?? 0;
+  const registry = await input.registry();
+  const identity = await loadIdentity(config.home);
+  const recipients = await planRecipients(
+    registry,
+    config.name,
+    input.to,
+    async (agent) => (await resolveToken(config.home, env, agent.name))?.token ?? null,
+    (agent, why) => warn(`skipping ${agent.name}: ${why}`),
+    identity !== null && wait === 0,
+  );
+  const queue = input.queue && wait === 0;
+  const outbox = queue ? (input.outbox ?? Outbox.open(config.home)) : undefined;
+  if (outbox && !input.outbox && outbox.recovered) warn(outbox.recovered.message, outbox.recovered.hint);
+  try {
+    return await sendMessage({
+      store,
+      from: config.name,
+      recipients,
+      body: input.body,
+      waitSeconds: wait,
+      home: config.home,
+      env,
+      registry: input.registry,
+      transport: {
+        connectTimeoutMs: config.send.connectTimeoutMs,
+        timeoutMs: config.send.timeoutMs,
+        retries: config.send.retries,
+        callerSessionKey: config.send.waitSessionKey,
+      },
+      relocate: (agent) => relocate(agent, { store, home: config.home, env, warn }),
+      ...(outbox ? { outbox, queue: true, drainNow: !input.daemonRuns } : {}),
+      ...(identity ? { identity } : {}),
+      ...(input.signal ? { signal: input.signal } : {}),
+    });
+  } finally {
+    if (outbox && !input.outbox) outbox.close();
+  }
+}
+
+/** Asks the team's ZeroTier network where a peer that cannot be reached is now (loaded only then). */
+export async function relocate(
+  agent: Agent,
+  options: { store: TeamStore; home: string; env: Env; warn?: (message: string) => void },
+): Promise<Moved | null> {
+  const { relocateAgent } = await import('../zerotier/index.js');
+  const moved = await relocateAgent(agent, options);
+  if (moved) {
+    options.warn?.(
+      `${agent.name} moved on the ZeroTier network (${moved.recordedIp ?? '?'} → ${moved.currentIp}); AGENTS.md updated`,
+    );
+  }
+  return moved;
+}
