@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  isLoopbackHost,
   loadConfig,
   readSecrets,
   renderConfigDoc,
@@ -39,6 +40,27 @@ describe('config - loading', () => {
     expect(c.team).toBe('/other');
     expect(c.teamSource).toBe('flag');
     expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it("config - the daemon's default port is the gateway's + 11, so each instance keeps its own", async () => {
+    const dir = await home('name: beta\ngateway:\n  url: http://127.0.0.1:19021\n');
+    const derived = loadConfig({ env: { OIS_HOME: dir }, cwd: dir });
+    expect(derived.serve).toMatchObject({
+      port: 19032,
+      portSource: 'derived',
+      url: 'http://127.0.0.1:19032',
+    });
+    const defaults = loadConfig({ env: { OIS_HOME: await home() }, cwd: dir });
+    expect(defaults.serve).toMatchObject({ port: 18800, portSource: 'derived' });
+    const set = loadConfig({ env: { OIS_HOME: dir, OIS_SERVE_PORT: '18920' }, cwd: dir });
+    expect(set.serve).toMatchObject({ port: 18920, portSource: 'configured', url: 'http://127.0.0.1:18920' });
+  });
+
+  it('config - isLoopbackHost is the one loopback check: localhost, 127/8 and ::1, nothing else', () => {
+    for (const h of ['localhost', 'LOCALHOST', '127.0.0.1', '127.1.2.3', '::1', '[::1]'])
+      expect(isLoopbackHost(h), h).toBe(true);
+    for (const h of ['10.147.17.5', '127.example.com', '0.0.0.0', '::', 'localhost.evil'])
+      expect(isLoopbackHost(h), h).toBe(false);
   });
 
   it('config - every problem is reported at once', async () => {

@@ -1,56 +1,20 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseHeader } from '../src/federation/index.js';
 import { parseRegistry } from '../src/registry/index.js';
-import { OIS_BIN } from './helpers/cli.js';
-import { makeTeam, type TestAgent, type TestTeam } from './helpers/team.js';
+import { serve, stopDaemons } from './helpers/daemon.js';
+import { makeTeam, type TestTeam } from './helpers/team.js';
 
 let team: TestTeam | undefined;
-const daemons: ChildProcess[] = [];
 const servers: Server[] = [];
 afterEach(async () => {
-  for (const d of daemons.splice(0)) if (d.exitCode === null) d.kill('SIGKILL');
+  stopDaemons();
   for (const s of servers.splice(0)) s.close();
   await team?.close();
   team = undefined;
 });
-
-interface Daemon {
-  child: ChildProcess;
-  url: string;
-  port: number;
-  stderr: () => string;
-}
-
-/** Starts `ois serve` for an agent (its own gateway token stored first) and waits for its state file. */
-async function serve(a: TestAgent, port = 0): Promise<Daemon> {
-  await a.ois(['secrets', 'set', a.name, '--token-stdin'], { input: a.token });
-  const child = spawn(process.execPath, [OIS_BIN, '--home', a.home, 'serve'], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: a.home,
-      OIS_SERVE_PORT: String(port),
-      OIS_PRESENCE_INTERVAL_MS: '200',
-    },
-  });
-  daemons.push(child);
-  let err = '';
-  child.stderr!.on('data', (d) => {
-    err += d;
-  });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const state = JSON.parse(await readFile(join(a.home, 'daemon.json'), 'utf8'));
-      if (state.pid === child.pid) return { child, url: state.url, port: state.port, stderr: () => err };
-    } catch {}
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`ois serve did not start: ${err}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function registryOf(t: TestTeam) {
   return parseRegistry(await readFile(join(t.dir, 'AGENTS.md'), 'utf8'));

@@ -131,7 +131,7 @@ describe('outbox - command', () => {
     const retried = await run(['retry', '01JDEAD000000000000000000C']);
     expect(retried).toMatchObject({ code: 0, stderr: '' });
     expect(retried.stdout).toBe(
-      '01JDEAD000000000000000000C to gamma is due now; the daemon (ois serve) tries it on its next round\n',
+      '01JDEAD000000000000000000C to gamma is due now, but nothing sends it: this instance is not set up (ois init) and runs no daemon\n',
     );
     const dropped = await run(['drop', '01JQUEUED0000000000000000B', '--json']);
     expect(JSON.parse(dropped.stdout)).toMatchObject({

@@ -77,4 +77,4 @@ export {
   sendMessage,
   type TransportSettings,
 } from './send.js';
-export { relocate, type SendAsInput, sendAs } from './send-as.js';
+export { instanceCourier, relocate, type SendAsInput, sendAs, sendQueuedNow } from './send-as.js';

@@ -1,7 +1,7 @@
 import { type Env, type InstanceConfig, resolveToken } from '../config/index.js';
 import type { Agent, Registry } from '../registry/index.js';
 import type { TeamStore } from '../team/index.js';
-import type { Moved } from './dispatch.js';
+import { type Attempt, type Courier, drainPeer, type Moved } from './dispatch.js';
 import { loadIdentity } from './identity.js';
 import { Outbox } from './outbox.js';
 import { planRecipients, type SendReport, sendMessage } from './send.js';
@@ -88,4 +88,49 @@ export async function relocate(
     );
   }
   return moved;
+}
+
+/**
+ * The courier of this instance: its identity, its peers' tokens, the ZeroTier lookup. `retries` is per path
+ * (the daemon's outbox sender makes one try per round and lets the outbox back off).
+ */
+export async function instanceCourier(
+  config: InstanceConfig & { name: string },
+  env: Env,
+  store: TeamStore,
+  registry: () => Promise<Registry>,
+  options: { retries?: number; warn?: (message: string) => void; signal?: AbortSignal } = {},
+): Promise<Courier> {
+  return {
+    home: config.home,
+    env,
+    identity: await loadIdentity(config.home),
+    registry,
+    settings: {
+      connectTimeoutMs: config.send.connectTimeoutMs,
+      timeoutMs: config.send.timeoutMs,
+      retries: options.retries ?? config.send.retries,
+      ...(options.signal ? { signal: options.signal } : {}),
+    },
+    relocate: (agent) =>
+      relocate(agent, { store, home: config.home, env, ...(options.warn ? { warn: options.warn } : {}) }),
+  };
+}
+
+/**
+ * Sends what waits for `peer` now, in order, on an instance that runs no daemon (`ois outbox retry`).
+ * Returns each attempt by outbox id.
+ */
+export async function sendQueuedNow(
+  config: InstanceConfig & { name: string },
+  env: Env,
+  store: TeamStore,
+  outbox: Outbox,
+  peer: string,
+  options: { warn?: (message: string) => void; signal?: AbortSignal } = {},
+): Promise<Map<string, Attempt>> {
+  let cached: Promise<Registry> | null = null;
+  const { loadRegistry } = await import('../registry/index.js');
+  const courier = await instanceCourier(config, env, store, () => (cached ??= loadRegistry(store)), options);
+  return drainPeer(outbox, peer, courier, { store, self: config.name });
 }

@@ -17,13 +17,11 @@ import {
 } from '../config/index.js';
 import { isOisError, OisError, storageError } from '../errors.js';
 import {
-  type Courier,
-  loadIdentity,
+  instanceCourier,
   Outbox,
   OutboxSender,
   PresenceMonitor,
   readPresence,
-  relocate,
   SeenStore,
   sendAs,
   settleUnsettled,
@@ -107,18 +105,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   const registry = registryCache(store);
   const outbox = Outbox.open(config.home);
-  const courier: Courier = {
-    home: config.home,
-    env,
-    identity: await loadIdentity(config.home),
-    registry,
-    settings: {
-      connectTimeoutMs: config.send.connectTimeoutMs,
-      timeoutMs: config.send.timeoutMs,
-      retries: 0,
-    },
-    relocate: (agent) => relocate(agent, { store, home: config.home, env }),
-  };
+  const courier = await instanceCourier(config, env, store, registry, { retries: 0 });
   const sender = new OutboxSender(outbox, courier, { store, self: config.name });
   const presence = new PresenceMonitor({
     home: config.home,

@@ -1,3 +1,4 @@
+import { runningDaemon } from '../../config/index.js';
 import { OisError } from '../../errors.js';
 // Straight to the file, not the federation index: that one pulls in the transport (undici) and the registry,
 // which `ois outbox` never needs, and start-up time is what users feel.
@@ -50,12 +51,21 @@ export const command: Command = {
         const outbox = open(ctx, home);
         try {
           const m = sub === 'retry' ? outbox.retryNow(id) : outbox.drop(id);
+          const daemonRuns = sub === 'retry' && (await runningDaemon(home)) !== null;
+          if (sub === 'retry' && m.state === 'queued' && !daemonRuns && ctx.config().initialised) {
+            // No daemon would ever pick it up: send it (and what waits before it for that peer) now.
+            return await retryNow(ctx, outbox, m);
+          }
           if (ctx.json) ctx.printJson({ ok: true, action: sub, message: m });
           else if (sub === 'drop')
             ctx.print(`dropped ${m.id} to ${m.peer} (${m.state}); it will not be sent`);
           else if (m.state === 'inflight') ctx.print(`${m.id} to ${m.peer} is being delivered right now`);
           else
-            ctx.print(`${m.id} to ${m.peer} is due now; the daemon (ois serve) tries it on its next round`);
+            ctx.print(
+              daemonRuns
+                ? `${m.id} to ${m.peer} is due now; the daemon (ois serve) tries it on its next round`
+                : `${m.id} to ${m.peer} is due now, but nothing sends it: this instance is not set up (ois init) and runs no daemon`,
+            );
         } finally {
           outbox.close();
         }
@@ -66,6 +76,38 @@ export const command: Command = {
     }
   },
 };
+
+async function retryNow(ctx: CommandContext, outbox: Outbox, m: OutboxMessage): Promise<number> {
+  const { sendQueuedNow } = await import('../../federation/index.js');
+  const results = await sendQueuedNow(ctx.initialisedConfig(), ctx.io.env, ctx.team(), outbox, m.peer, {
+    warn: (message) => ctx.warn(message),
+    ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
+  });
+  const own = results.get(m.id);
+  const after = outbox.list({ state: ['queued', 'inflight', 'dead'] }).find((x) => x.id === m.id) ?? null;
+  const delivered = own?.ok === true;
+  const error = own && !own.ok ? own.error : null;
+  if (ctx.json) {
+    ctx.printJson({
+      ok: delivered,
+      action: 'retry',
+      message: after ?? { ...m, state: 'delivered' },
+      sent: [...results].map(([id, a]) => ({ id, ok: a.ok, seconds: a.seconds, paths: a.paths })),
+      ...(error ? { error: error.toJSON() } : {}),
+    });
+  } else if (delivered) {
+    const earlier = results.size - 1;
+    ctx.print(
+      `delivered ${m.id} to ${m.peer}${earlier > 0 ? ` after ${earlier} earlier message(s)` : ''} (no daemon runs: sent now)`,
+    );
+  } else if (error) {
+    ctx.print(`${m.id} to ${m.peer} is still queued: ${error.message}`);
+  } else {
+    ctx.print(`${m.id} to ${m.peer} waits behind an earlier message that could not be sent`);
+  }
+  if (error) ctx.warn(`${error.code}: ${error.message}`, 'start the daemon (ois serve) to keep retrying it');
+  return delivered ? 0 : (error?.exitCode ?? 4);
+}
 
 function open(ctx: CommandContext, home: string): Outbox {
   const outbox = Outbox.open(home);

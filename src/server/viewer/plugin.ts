@@ -4,7 +4,7 @@ import { followChat, parseDuration, validateDate } from '../../chatlog/index.js'
 import type { InstanceConfig } from '../../config/index.js';
 import { OisError } from '../../errors.js';
 import type { OutboxMessage, PresenceSnapshot } from '../../federation/index.js';
-import { federationOf } from '../../federation/index.js';
+import { federationOf, readQueued } from '../../federation/index.js';
 import type { Registry } from '../../registry/index.js';
 import type { TeamStore } from '../../team/index.js';
 import {
@@ -105,13 +105,12 @@ function hostName(host: string | undefined): string {
 function outboxView(m: OutboxMessage) {
   let preview = '';
   try {
-    const p = JSON.parse(m.payload) as { envelope?: { body?: unknown }; text?: unknown };
-    const body = p.envelope?.body ?? p.text;
-    if (typeof body === 'string') preview = body.length > 200 ? `${body.slice(0, 200)}…` : body;
+    const { body } = readQueued(m.payload);
+    preview = body.length > 200 ? `${body.slice(0, 200)}…` : body;
   } catch {
     // Opaque payload: no preview.
   }
-  // The payload itself (envelope, signature) stays in the outbox.
+  // The payload itself stays in the outbox.
   const { payload: _payload, ...rest } = m;
   return { ...rest, preview };
 }
