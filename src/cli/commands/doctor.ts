@@ -1,4 +1,4 @@
-import { resolveToken } from '../../config/index.js';
+import { resolveOwnToken, resolveToken } from '../../config/index.js';
 import { type Check, checkGateway, checkInstance, SELF } from '../../doctor/index.js';
 import { ERROR_CODES, EXIT, OisError } from '../../errors.js';
 import { type Agent, agentId, requireAgent } from '../../registry/index.js';
@@ -50,7 +50,8 @@ export const command: Command = {
         plaintextToken: false,
       };
       const ownToken =
-        (await resolveToken(config.home, ctx.io.env, config.name).catch(() => null))?.token ?? null;
+        (await resolveOwnToken(config.home, ctx.io.env, config.name, config.gateway.url).catch(() => null))
+          ?.token ?? null;
       const own = await checkGateway({ ...self, gateway: config.gateway }, ownToken, {
         timeoutMs,
         subject: SELF,
@@ -60,8 +61,9 @@ export const command: Command = {
         // Our own token is optional: without it doctor cannot look at sessions_send, which is no failure.
         if (c.code === 'OIS_ERR_TOKEN_MISSING') {
           c.status = 'warn';
-          c.detail = 'no token for our own gateway, so sessions_send and the session key were not checked';
-          c.fix = `to check them too: ois secrets set ${self.id} --token-stdin (this gateway's gateway.auth.token)`;
+          c.detail =
+            'no token for our own gateway: ois serve will not start, and sessions_send and the session key were not checked';
+          c.fix = `ois secrets set ${self.id} --token-stdin (this gateway's gateway.auth.token), or export OPENCLAW_GATEWAY_TOKEN`;
           delete c.code;
         }
       }
