@@ -64,6 +64,9 @@ async function runNet(
     warn: (message, hint) => {
       stderr.write(`warning: ${message}\n${hint ? `  hint: ${hint}\n` : ''}`);
     },
+    runCommand: async () => {
+      throw new Error('no nested command in this test');
+    },
   };
   let code: number;
   try {

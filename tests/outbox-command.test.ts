@@ -54,6 +54,9 @@ async function run(
     warn: (message, hint) => {
       stderr.write(`warning: ${message}\n${hint ? `  hint: ${hint}\n` : ''}`);
     },
+    runCommand: async () => {
+      throw new Error('no nested command in this test');
+    },
   };
   try {
     const code = (await command.run(ctx)) ?? 0;

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { checkZerotier } from '../src/doctor/index.js';
 import { type Agent, parseRegistry } from '../src/registry/index.js';
-import { checkZerotier, detectZerotier } from '../src/zerotier/index.js';
+import { detectZerotier } from '../src/zerotier/index.js';
 import { tempDir } from './helpers/cli.js';
 import {
   type FakeJoinedNetwork,

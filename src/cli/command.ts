@@ -63,6 +63,8 @@ export interface CommandContext {
   printJson(value: unknown): void;
   /** A warning on stderr (shown in --json mode too: stdout stays clean). */
   warn(message: string, hint?: string): void;
+  /** Runs another ois command in this process with its own I/O (`ois demo` does), returning its exit code. */
+  runCommand(io: CliIo): Promise<number>;
 }
 
 export interface Command {

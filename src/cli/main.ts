@@ -218,6 +218,7 @@ function createContext(io: CliIo, args: ParsedArgs): CommandContext {
     warn(message, hint) {
       io.stderr.write(`warning: ${message}\n${hint ? `  hint: ${hint}\n` : ''}`);
     },
+    runCommand: (other) => main(other),
   };
   return ctx;
 }

@@ -18,7 +18,7 @@ export {
   parseReset,
   parseRetryAfter,
 } from './central.js';
-export { checkZerotier, type DetectOptions, detectZerotier, type ZerotierCheckOptions } from './doctor.js';
+export { type DetectOptions, detectZerotier } from './detect.js';
 export { controllerOf, isNetworkId, isNodeId, parseNetworkId, parseNodeId } from './ids.js';
 export {
   DEFAULT_LOCAL_PORT,

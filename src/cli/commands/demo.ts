@@ -45,7 +45,6 @@ export const command: Command = {
     });
     const home = (name: Name) => join(dir, name);
     const ois = async (name: Name, argv: string[], show = true): Promise<number> => {
-      const { main } = await import('../main.js');
       if (show)
         say(
           `$ ois --home ${home(name)} ${argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`,
@@ -63,7 +62,7 @@ export const command: Command = {
         stdin: new PassThrough(),
       };
       (io.stdin as PassThrough).end();
-      const code = await main(io);
+      const code = await ctx.runCommand(io);
       if (code !== 0)
         throw new OisError('OIS_ERR_INTERNAL', `demo step failed: ois ${argv.join(' ')} (exit ${code})`);
       return code;

@@ -1,5 +1,5 @@
 import { resolveOwnToken, resolveToken } from '../../config/index.js';
-import { type Check, checkGateway, checkInstance, SELF } from '../../doctor/index.js';
+import { type Check, checkGateway, checkInstance, checkZerotier, SELF } from '../../doctor/index.js';
 import { ERROR_CODES, EXIT, OisError } from '../../errors.js';
 import { type Agent, agentId, requireAgent } from '../../registry/index.js';
 import type { Command } from '../command.js';
@@ -95,7 +95,6 @@ export const command: Command = {
       );
       for (const r of results) checks.push(...r);
       // After the gateway probes, so ZeroTier has already tried to reach each peer.
-      const { checkZerotier } = await import('../../zerotier/index.js');
       checks.push(
         ...(await checkZerotier({
           env: ctx.io.env,

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { OisError, storageError } from '../../errors.js';
-import { getShared, listShared, putShared, removeShared } from '../../team/shared.js';
+import { getShared, listShared, putShared, removeShared } from '../../team/index.js';
 import type { Command } from '../command.js';
 import { table } from '../io.js';
 

@@ -14,7 +14,7 @@ import {
   putShared,
   removeShared,
   sharedRefusal,
-} from '../../team/shared.js';
+} from '../../team/index.js';
 import { CSS, HTML, JS, loginPage } from './assets/index.js';
 import { DayCache, involves, toViewerEntry, type ViewerEntry } from './chat.js';
 
