@@ -14,13 +14,13 @@ import { ROOT } from './spec-blocks.js';
 /**
  * Fakes of the ZeroTier local service (with its controller) and of ZeroTier Central: tiny real HTTP servers
  * on 127.0.0.1:0. Every body they answer is validated against the official specs in
- * shared/reference/zerotier (OpenAPI for both, plus the JSON Schema of the local service); a violation is
+ * tests/fixtures/zerotier, copied from shared/reference/zerotier (OpenAPI for both, plus the JSON Schema of the local service); a violation is
  * recorded in `violations`, which each test asserts empty. Where the README documents that the real API
  * differs from its spec (the 200 `{}` for an unknown peer, Central's error bodies), the fake answers as the
  * real API does and is checked against that documented shape instead.
  */
 
-export const ZT_SPEC_DIR = join(ROOT, '..', 'shared', 'reference', 'zerotier');
+export const ZT_SPEC_DIR = join(ROOT, 'tests', 'fixtures', 'zerotier');
 
 // ajv and ajv-formats are CommonJS with `exports.default`; reach the constructor the same way under tsc and vitest.
 type AjvClass = typeof AjvModule.default;
