@@ -7,8 +7,10 @@ import {
   loadConfig,
   readSecrets,
   renderConfigDoc,
+  renderConfigDocZh,
   resolveToken,
   tokenEnvName,
+  untranslatedConfigKeys,
   updateSecret,
 } from '../src/config/index.js';
 import { isOisError, type OisError } from '../src/errors.js';
@@ -23,6 +25,15 @@ async function home(config?: string): Promise<string> {
 describe('config - loading', () => {
   it('config - docs/config.md is generated from the declarations and current', async () => {
     expect(await readFile(join(ROOT, 'docs/config.md'), 'utf8')).toBe(renderConfigDoc());
+  });
+
+  it('config - docs/zh/config.md is generated from the same declarations and current', async () => {
+    expect(await readFile(join(ROOT, 'docs/zh/config.md'), 'utf8')).toBe(renderConfigDocZh());
+  });
+
+  it('config - every setting has a Chinese description made from its current English one', () => {
+    // A new or reworded setting fails here: add or update its entry in src/config/doc-zh.ts.
+    expect(untranslatedConfigKeys()).toEqual([]);
   });
 
   it('config - defaults < file < environment < flags', async () => {

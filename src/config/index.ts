@@ -6,7 +6,7 @@ export {
   SETTINGS,
   type SettingDeclaration,
 } from './declarations.js';
-export { renderConfigDoc } from './doc.js';
+export { renderConfigDoc, renderConfigDocZh, untranslatedConfigKeys } from './doc.js';
 export {
   CONFIG_FILE,
   type ConfigInput,

@@ -1,0 +1,89 @@
+/**
+ * Chinese descriptions for docs/zh/config.md. Each keeps the English description it was translated from, so
+ * a test can tell a missing translation from a stale one (the English text changed since) and say which key.
+ */
+export interface Translation {
+  readonly en: string;
+  readonly zh: string;
+}
+
+/** Keyed by setting key (`SETTINGS[].key`). */
+export const ZH_SETTINGS: Readonly<Record<string, Translation>> = {
+  name: {
+    en: "This instance's agent name in the team registry (set by `ois init --name`).",
+    zh: '本实例在团队注册表中的智能体名称（由 `ois init --name` 设置）。',
+  },
+  team: {
+    en: 'The team folder (holds AGENTS.md, chat/, shared/). When unset, the nearest AGENTS.md walking up from the working directory.',
+    zh: '团队文件夹（存放 AGENTS.md、chat/、shared/）。未设置时，从工作目录逐级向上查找最近的 AGENTS.md。',
+  },
+  'gateway.url': {
+    en: "This instance's own OpenClaw gateway, as peers should reach it (published by `ois join`).",
+    zh: '本实例自己的 OpenClaw 网关地址，即对端访问它时使用的地址（由 `ois join` 发布）。',
+  },
+  'gateway.sessionKey': {
+    en: 'The session on this gateway that messages from peers go into (published by `ois join`).',
+    zh: '对端发来的消息投递到本网关上的哪个会话（由 `ois join` 发布）。',
+  },
+  'send.waitSessionKey': {
+    en: 'The outer (calling) session key of a waited send (`ois send --wait`). The gateway refuses a waited send whose target is the calling session, so this is a dedicated key.',
+    zh: '等待回复的发送（`ois send --wait`）所用的外层（调用方）会话 key。网关会拒绝目标就是调用方会话的等待发送，因此这里使用一个专用的 key。',
+  },
+  'send.connectTimeoutMs': {
+    en: 'How long to wait for a TCP connection to a peer gateway.',
+    zh: '与对端网关建立 TCP 连接的等待时间。',
+  },
+  'send.timeoutMs': {
+    en: "How long to wait for a peer gateway's answer (a waited send adds its wait to this). Past it, a sent message is reported as delivery unknown.",
+    zh: '等待对端网关应答的时间（等待回复的发送会在此基础上加上等待时长）。超时后，已发出的消息报告为投递状态未知。',
+  },
+  'send.retries': {
+    en: 'Retries of a send that provably did not reach the peer (connection refused, DNS failure, 429/503).',
+    zh: '对确定没有到达对端的发送（连接被拒绝、DNS 解析失败、429/503）的重试次数。',
+  },
+  'serve.port': {
+    en: 'Port of the daemon (`ois serve`). When it is taken, the daemon takes a free one, records it in the instance state and publishes it in AGENTS.md.',
+    zh: '守护进程（`ois serve`）的端口。端口被占用时，守护进程会改用一个空闲端口，记入实例状态并发布到 AGENTS.md。',
+  },
+  'serve.host': {
+    en: 'Address the daemon listens on. Default: the host of `serve.url` when it is an IP address (your ZeroTier IP), else 127.0.0.1.',
+    zh: '守护进程监听的地址。默认：`serve.url` 的主机部分为 IP 地址（即你的 ZeroTier IP）时用它，否则为 127.0.0.1。',
+  },
+  'serve.url': {
+    en: "The daemon's URL as peers reach it, published by `ois join`. Default: the host of `gateway.url` with `serve.port`.",
+    zh: '对端访问守护进程所用的 URL，由 `ois join` 发布。默认：`gateway.url` 的主机加上 `serve.port`。',
+  },
+  'serve.rateLimit': {
+    en: 'Messages a minute the daemon accepts from one sender (429 with Retry-After above it).',
+    zh: '守护进程每分钟从同一发送方接收的消息数上限（超出时返回 429 和 Retry-After）。',
+  },
+  'serve.skewSeconds': {
+    en: "How far an envelope's createdAt may be from the daemon's clock, either way.",
+    zh: '信封的 createdAt 与守护进程时钟之间允许的偏差（早晚均计）。',
+  },
+  'serve.presenceIntervalMs': {
+    en: "How often the daemon probes every peer (its daemon's /healthz, else its gateway's /health) for `ois agents` and to send queued messages when a peer comes back.",
+    zh: '守护进程探测各对端的间隔（优先探测对端守护进程的 /healthz，否则探测其网关的 /health），用于 `ois agents` 的在线状态，以及在对端恢复后发送排队的消息。',
+  },
+};
+
+/** Keyed by variable name (`OTHER_ENV[].env`). */
+export const ZH_OTHER_ENV: Readonly<Record<string, Translation>> = {
+  OIS_HOME: {
+    en: "This instance's home folder (config, secrets). Same as `--home`. Default `~/.ois`.",
+    zh: '本实例的主目录（配置、密钥）。与 `--home` 相同。默认 `~/.ois`。',
+  },
+  'OIS_TOKEN_<NAME>': {
+    en: 'Gateway token for the peer agent NAME (upper-cased, other characters as `_`). Wins over the secrets file.',
+    zh: '对端智能体 NAME 的网关令牌（NAME 转为大写，其他字符替换为 `_`）。优先于密钥文件。',
+  },
+};
+
+/**
+ * The Chinese description of an English one, or the English text marked as untranslated when the
+ * translation is missing or was made from an older English text (tests/config.test.ts fails on either).
+ */
+export function zhDescription(table: Readonly<Record<string, Translation>>, id: string, en: string): string {
+  const t = table[id];
+  return t !== undefined && t.en === en ? t.zh : `（待翻译）${en}`;
+}
