@@ -42,8 +42,8 @@ export const ZH_SETTINGS: Readonly<Record<string, Translation>> = {
     zh: '对确定没有到达对端的发送（连接被拒绝、DNS 解析失败、429/503）的重试次数。',
   },
   'serve.port': {
-    en: 'Port of the daemon (`ois serve`). When it is taken, the daemon takes a free one, records it in the instance state and publishes it in AGENTS.md.',
-    zh: '守护进程（`ois serve`）的端口。端口被占用时，守护进程会改用一个空闲端口，记入实例状态并发布到 AGENTS.md。',
+    en: "Port of the daemon (`ois serve`). Default: the gateway's port + 11 (18800 for the default gateway), so that two instances on one machine each keep their own port across restarts. When it is taken, the daemon says so, takes a free one and publishes it in AGENTS.md.",
+    zh: '守护进程（`ois serve`）的端口。默认：网关端口 + 11（默认网关为 18800），这样同一台机器上的两个实例各自的端口在重启后保持不变。端口被占用时，守护进程会明确提示，改用一个空闲端口并发布到 AGENTS.md。',
   },
   'serve.host': {
     en: 'Address the daemon listens on. Default: the host of `serve.url` when it is an IP address (your ZeroTier IP), else 127.0.0.1.',
