@@ -23,7 +23,7 @@ import {
 
 /**
  * `ois net` through its exported command, run in this process with a context built the way the CLI entry
- * builds it (the subprocess tests in net-cli.test.ts run the same cases once the command is registered).
+ * builds it (tests/net-cli.test.ts runs it as a subprocess).
  */
 
 const LOCAL_TOKEN = 'zt1-local-token-net';

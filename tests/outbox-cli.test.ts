@@ -1,13 +1,10 @@
 import { rm } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { COMMANDS } from '../src/cli/commands/index.js';
 import { Outbox } from '../src/federation/outbox.js';
 import { runOis, tempDir } from './helpers/cli.js';
 
-// The real `ois outbox` as a subprocess (the compiled dist/). These tests switch themselves on once `outbox`
-// is registered in src/cli/commands/index.ts; until then tests/outbox-command.test.ts covers the command
-// in-process.
-const registered = COMMANDS.some((c) => c.name === 'outbox');
+// The real `ois outbox` as a subprocess (the compiled dist/); tests/outbox-command.test.ts covers the
+// command in-process.
 
 let home: string;
 
@@ -32,7 +29,7 @@ function seed(): void {
   }
 }
 
-describe.skipIf(!registered)('outbox - cli (runs once `outbox` is in the commands index)', () => {
+describe('outbox - cli', () => {
   it('outbox - ois outbox lists the waiting messages, --dead the dead letters, --json one document', async () => {
     seed();
     const ls = await runOis(['outbox', '--home', home]);

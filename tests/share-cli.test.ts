@@ -1,12 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { COMMANDS } from '../src/cli/commands/index.js';
 import { REGISTRY } from './e2e/viewer-fixture.js';
 import { runOis, tempDir } from './helpers/cli.js';
 
-// `ois share` runs once the command is registered in src/cli/commands/index.ts.
-describe.skipIf(!COMMANDS.some((c) => c.name === 'share'))('share - CLI', () => {
+describe('share - CLI', () => {
   it('share - put, ls, get, rm with --json', async () => {
     const team = await tempDir('ois-team-');
     const home = await tempDir('ois-home-');
