@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isOisError } from '../src/errors.js';
+import { FsTeamStore } from '../src/team/index.js';
 import {
   getShared,
   listShared,
@@ -38,13 +39,15 @@ describe('share - store', () => {
       'x ',
       'line\nbreak',
     ]) {
-      await expect(putShared(dir, name, Buffer.from('x'), { uploader: 'alpha' })).rejects.toSatisfy(
+      await expect(
+        putShared(new FsTeamStore(dir), name, Buffer.from('x'), { uploader: 'alpha' }),
+      ).rejects.toSatisfy(
         (err: unknown) => isOisError(err, 'OIS_ERR_USAGE') && sharedRefusal(err) === 'bad-name',
       );
-      await expect(getShared(dir, name)).rejects.toSatisfy((err: unknown) =>
+      await expect(getShared(new FsTeamStore(dir), name)).rejects.toSatisfy((err: unknown) =>
         isOisError(err, 'OIS_ERR_USAGE'),
       );
-      await expect(removeShared(dir, name)).rejects.toSatisfy((err: unknown) =>
+      await expect(removeShared(new FsTeamStore(dir), name)).rejects.toSatisfy((err: unknown) =>
         isOisError(err, 'OIS_ERR_USAGE'),
       );
     }
@@ -58,26 +61,29 @@ describe('share - store', () => {
     await writeFile(join(dir, 'outside.txt'), 'secret');
     await symlink(join(dir, 'outside.txt'), join(dir, 'shared', 'link.txt'));
     await symlink('/etc/passwd', join(dir, 'shared', 'passwd'));
-    await expect(getShared(dir, 'link.txt')).rejects.toSatisfy(
+    await expect(getShared(new FsTeamStore(dir), 'link.txt')).rejects.toSatisfy(
       (err: unknown) => sharedRefusal(err) === 'not-a-file',
     );
-    await expect(getShared(dir, 'passwd')).rejects.toSatisfy(
+    await expect(getShared(new FsTeamStore(dir), 'passwd')).rejects.toSatisfy(
       (err: unknown) => sharedRefusal(err) === 'not-a-file',
     );
     await expect(
-      putShared(dir, 'link.txt', Buffer.from('x'), { uploader: 'alpha', overwrite: true }),
+      putShared(new FsTeamStore(dir), 'link.txt', Buffer.from('x'), { uploader: 'alpha', overwrite: true }),
     ).rejects.toSatisfy((err: unknown) => sharedRefusal(err) === 'not-a-file');
-    await expect(removeShared(dir, 'link.txt')).rejects.toSatisfy(
+    await expect(removeShared(new FsTeamStore(dir), 'link.txt')).rejects.toSatisfy(
       (err: unknown) => sharedRefusal(err) === 'not-a-file',
     );
     expect(await readFile(join(dir, 'outside.txt'), 'utf8')).toBe('secret');
-    expect(await listShared(dir)).toEqual([]);
+    expect(await listShared(new FsTeamStore(dir))).toEqual([]);
   });
 
   it('share - keeps metadata, refuses a silent overwrite, enforces the size limit', async () => {
     const dir = await tempDir('ois-share-');
     const at = new Date('2026-11-21T10:00:00.000Z');
-    const info = await putShared(dir, 'plan.md', Buffer.from('# Plan'), { uploader: 'alpha', now: () => at });
+    const info = await putShared(new FsTeamStore(dir), 'plan.md', Buffer.from('# Plan'), {
+      uploader: 'alpha',
+      now: () => at,
+    });
     expect(info).toEqual({
       name: 'plan.md',
       size: 6,
@@ -86,27 +92,30 @@ describe('share - store', () => {
       sha256: createHash('sha256').update('# Plan').digest('hex'),
     });
     expect(info.sha256).toMatch(/^[0-9a-f]{64}$/);
-    await expect(putShared(dir, 'plan.md', Buffer.from('other'), { uploader: 'beta' })).rejects.toSatisfy(
-      (err: unknown) => sharedRefusal(err) === 'exists',
-    );
-    expect((await getShared(dir, 'plan.md'))?.data.toString()).toBe('# Plan');
-    await putShared(dir, 'plan.md', Buffer.from('# Plan 2'), { uploader: 'beta', overwrite: true });
-    const got = await getShared(dir, 'plan.md');
+    await expect(
+      putShared(new FsTeamStore(dir), 'plan.md', Buffer.from('other'), { uploader: 'beta' }),
+    ).rejects.toSatisfy((err: unknown) => sharedRefusal(err) === 'exists');
+    expect((await getShared(new FsTeamStore(dir), 'plan.md'))?.data.toString()).toBe('# Plan');
+    await putShared(new FsTeamStore(dir), 'plan.md', Buffer.from('# Plan 2'), {
+      uploader: 'beta',
+      overwrite: true,
+    });
+    const got = await getShared(new FsTeamStore(dir), 'plan.md');
     expect(got?.data.toString()).toBe('# Plan 2');
     expect(got?.info.uploader).toBe('beta');
     await expect(
-      putShared(dir, 'big.bin', Buffer.alloc(11), { uploader: 'alpha', maxBytes: 10 }),
+      putShared(new FsTeamStore(dir), 'big.bin', Buffer.alloc(11), { uploader: 'alpha', maxBytes: 10 }),
     ).rejects.toSatisfy((err: unknown) => sharedRefusal(err) === 'too-large');
     // A file put in by hand is listed from its stat; sidecars and locks are not listed.
     await writeFile(join(dir, 'shared', 'by-hand.txt'), 'hello');
-    const list = await listShared(dir);
+    const list = await listShared(new FsTeamStore(dir));
     expect(list.map((f) => [f.name, f.uploader])).toEqual([
       ['by-hand.txt', null],
       ['plan.md', 'beta'],
     ]);
-    expect(await removeShared(dir, 'plan.md')).toBe(true);
-    expect(await removeShared(dir, 'plan.md')).toBe(false);
-    expect(await getShared(dir, 'plan.md')).toBeNull();
+    expect(await removeShared(new FsTeamStore(dir), 'plan.md')).toBe(true);
+    expect(await removeShared(new FsTeamStore(dir), 'plan.md')).toBe(false);
+    expect(await getShared(new FsTeamStore(dir), 'plan.md')).toBeNull();
     expect(await readdir(join(dir, 'shared', '.ois-meta'))).toEqual([]);
   });
 
@@ -115,10 +124,10 @@ describe('share - store', () => {
     const writers = ['w1', 'w2', 'w3', 'w4'];
     const results = await Promise.all(writers.map((w) => runNode([SHARE_WORKER, dir, w, '8'], 15_000)));
     for (const r of results) expect(r).toEqual({ code: 0, stderr: '' });
-    const list = await listShared(dir);
+    const list = await listShared(new FsTeamStore(dir));
     expect(list).toHaveLength(writers.length * 8 + 8);
     for (const f of list) {
-      const got = await getShared(dir, f.name);
+      const got = await getShared(new FsTeamStore(dir), f.name);
       expect(f.uploader).not.toBeNull();
       expect(f.sha256).toBe(createHash('sha256').update(got!.data).digest('hex'));
       if (f.name.startsWith('contested-')) expect(got!.data.toString()).toBe(`${f.uploader}\n`);

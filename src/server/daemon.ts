@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Agent } from 'undici';
@@ -27,7 +27,7 @@ import {
   settleUnsettled,
 } from '../federation/index.js';
 import { loadRegistry, type Registry } from '../registry/index.js';
-import { FsTeamStore, TEAM_PATHS, writeFileAtomic } from '../team/index.js';
+import { FsTeamStore, TEAM_PATHS, type TeamStore, writeFileAtomic } from '../team/index.js';
 import { invokeTool, sessionsSend } from '../transport/index.js';
 import { buildApp, LOG_REDACT } from './app.js';
 
@@ -59,11 +59,10 @@ export interface DaemonOptions {
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 
 /** Reads AGENTS.md again only when it changed (size or mtime), so a busy daemon does not parse it per message. */
-function registryCache(store: FsTeamStore): () => Promise<Registry> {
+function registryCache(store: TeamStore): () => Promise<Registry> {
   let cached: { key: string; registry: Registry } | null = null;
   return async () => {
-    const info = await stat(store.path(TEAM_PATHS.registry)).catch(() => null);
-    const key = info ? `${info.size}:${info.mtimeMs}` : 'missing';
+    const key = (await store.stat(TEAM_PATHS.registry).catch(() => null))?.version ?? 'missing';
     if (cached?.key !== key) cached = { key, registry: await loadRegistry(store) };
     return cached.registry;
   };

@@ -7,8 +7,9 @@ export {
   type LockOptions,
   withLock,
 } from './lock.js';
+export { MemoryTeamStore } from './memory-store.js';
 export * from './shared.js';
-export { FsTeamStore, type TeamStore } from './store.js';
+export { type EntryInfo, FsTeamStore, type TeamStore } from './store.js';
 
 /** Where things live in a team folder. */
 export const TEAM_PATHS = {

@@ -1,11 +1,6 @@
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { OisError, storageError } from '../errors.js';
-import { TEMP_PREFIX, writeFileAtomic } from './atomic.js';
-import { withLock } from './lock.js';
-import type { TeamStore } from './store.js';
+import { OisError } from '../errors.js';
+import type { EntryInfo, TeamStore } from './store.js';
 
 /**
  * Shared files: the flat `shared/` folder of the team folder. Every instance (and the viewer) writes here
@@ -46,13 +41,6 @@ export interface PutSharedOptions {
 
 /** Why a request about a shared file was refused, for the edges to pick an HTTP status. */
 export type SharedRefusal = 'bad-name' | 'exists' | 'too-large' | 'not-a-file';
-
-/** The team folder (a store, or its path). */
-export type SharedTarget = Pick<TeamStore, 'root'> | string;
-
-function rootOf(target: SharedTarget): string {
-  return typeof target === 'string' ? target : target.root;
-}
 
 function refuse(reason: SharedRefusal, message: string, hint: string): OisError {
   return new OisError('OIS_ERR_USAGE', message, { hint, details: { reason } });
@@ -99,35 +87,16 @@ export function sharedName(name: string): string {
   return n;
 }
 
-interface Paths {
-  dir: string;
-  file: string;
-  metaDir: string;
-  meta: string;
-  /** What withLock makes `<lock>.lock` of: inside the hidden folder, so listings never show locks. */
-  lock: string;
-}
-
-function pathsOf(target: SharedTarget, name: string): Paths {
-  const dir = join(rootOf(target), SHARED_DIR);
-  const metaDir = join(dir, SHARED_META_DIR);
+/** Where a shared file, its sidecar and its lock live, relative to the team folder. */
+function pathsOf(name: string) {
+  const metaDir = `${SHARED_DIR}/${SHARED_META_DIR}`;
   return {
-    dir,
-    file: join(dir, name),
+    file: `${SHARED_DIR}/${name}`,
     metaDir,
-    meta: join(metaDir, `${name}.json`),
-    lock: join(metaDir, name),
+    meta: `${metaDir}/${name}.json`,
+    /** What the store locks: inside the hidden folder, so listings never show locks. */
+    lock: `${metaDir}/${name}`,
   };
-}
-
-/** lstat, null when missing; never follows a symlink. */
-async function entry(path: string) {
-  try {
-    return await lstat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw storageError('read', path, err);
-  }
 }
 
 function notAFile(name: string): OisError {
@@ -138,17 +107,18 @@ function notAFile(name: string): OisError {
   );
 }
 
-async function readMeta(path: string): Promise<SharedFile | null> {
+async function readMeta(store: TeamStore, rel: string): Promise<SharedFile | null> {
   try {
-    const meta = JSON.parse(await readFile(path, 'utf8')) as Partial<SharedFile>;
-    return typeof meta.size === 'number' ? (meta as SharedFile) : null;
+    const bytes = await store.read(rel);
+    const meta = bytes === null ? null : (JSON.parse(bytes.toString('utf8')) as Partial<SharedFile>);
+    return typeof meta?.size === 'number' ? (meta as SharedFile) : null;
   } catch {
     // Missing or unreadable sidecar: the file is described from its own stat.
     return null;
   }
 }
 
-function describe(name: string, stats: { size: number; mtime: Date }, meta: SharedFile | null): SharedFile {
+function describe(name: string, stats: EntryInfo, meta: SharedFile | null): SharedFile {
   // A sidecar whose size disagrees describes other content (the file was replaced by hand).
   if (meta && meta.size === stats.size) {
     return {
@@ -159,7 +129,13 @@ function describe(name: string, stats: { size: number; mtime: Date }, meta: Shar
       sha256: meta.sha256 ?? null,
     };
   }
-  return { name, size: stats.size, uploadedAt: stats.mtime.toISOString(), uploader: null, sha256: null };
+  return {
+    name,
+    size: stats.size,
+    uploadedAt: new Date(stats.mtimeMs).toISOString(),
+    uploader: null,
+    sha256: null,
+  };
 }
 
 /**
@@ -168,7 +144,7 @@ function describe(name: string, stats: { size: number; mtime: Date }, meta: Shar
  * @example await putShared(store, 'plan.md', Buffer.from('# Plan'), { uploader: 'alpha' })
  */
 export async function putShared(
-  target: SharedTarget,
+  store: TeamStore,
   name: string,
   data: Uint8Array,
   options: PutSharedOptions,
@@ -182,15 +158,11 @@ export async function putShared(
       'share a smaller file, or a link to where the big one lives',
     );
   }
-  const p = pathsOf(target, safe);
-  try {
-    await mkdir(p.metaDir, { recursive: true });
-  } catch (err) {
-    throw storageError('create', p.metaDir, err);
-  }
-  return withLock(p.lock, async () => {
-    const existing = await entry(p.file);
-    if (existing && !existing.isFile()) throw notAFile(safe);
+  const p = pathsOf(safe);
+  await store.ensureDir(p.metaDir);
+  return store.withLock(p.lock, async () => {
+    const existing = await store.stat(p.file);
+    if (existing && existing.kind !== 'file') throw notAFile(safe);
     if (existing && !options.overwrite) {
       throw refuse(
         'exists',
@@ -200,7 +172,7 @@ export async function putShared(
     }
     // The data first, the sidecar second: a crash in between leaves a file described by its stat (uploader
     // unknown), never a sidecar for data that is not there.
-    await writeFileAtomic(p.file, data);
+    await store.writeAtomic(p.file, data);
     const info: SharedFile = {
       name: safe,
       size: data.byteLength,
@@ -208,87 +180,54 @@ export async function putShared(
       uploader: options.uploader,
       sha256: createHash('sha256').update(data).digest('hex'),
     };
-    await writeFileAtomic(p.meta, `${JSON.stringify(info, null, 2)}\n`);
+    await store.writeAtomic(p.meta, `${JSON.stringify(info, null, 2)}\n`);
     return info;
   });
 }
 
 /** `shared/<name>` and its description, or null when there is no such file. Never follows a symlink. */
 export async function getShared(
-  target: SharedTarget,
+  store: TeamStore,
   name: string,
 ): Promise<{ info: SharedFile; data: Buffer } | null> {
   const safe = sharedName(name);
-  const p = pathsOf(target, safe);
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    // O_NOFOLLOW: a symlink planted in shared/ (pointing at /etc/passwd, say) fails here with ELOOP, with no
-    // window between a check and the open.
-    handle = await open(p.file, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return null;
-    if (code === 'ELOOP' || code === 'EMLINK') throw notAFile(safe);
-    throw storageError('read', p.file, err);
-  }
-  try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) throw notAFile(safe);
-    const data = await handle.readFile();
-    return { info: describe(safe, { size: data.length, mtime: stats.mtime }, await readMeta(p.meta)), data };
-  } catch (err) {
-    if (err instanceof OisError) throw err;
-    throw storageError('read', p.file, err);
-  } finally {
-    await handle.close();
-  }
+  const p = pathsOf(safe);
+  const stats = await store.stat(p.file);
+  if (stats === null) return null;
+  if (stats.kind !== 'file') throw notAFile(safe);
+  // readFile never follows a symlink, so one swapped in after the stat fails instead of being read.
+  const data = await store.readFile(p.file);
+  if (data === null) return null;
+  return { info: describe(safe, { ...stats, size: data.length }, await readMeta(store, p.meta)), data };
 }
 
 /** The shared files, by name; symlinks, folders, dot names and temp files are not listed. */
-export async function listShared(target: SharedTarget): Promise<SharedFile[]> {
-  const dir = join(rootOf(target), SHARED_DIR);
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw storageError('list', dir, err);
-  }
+export async function listShared(store: TeamStore): Promise<SharedFile[]> {
   const files: SharedFile[] = [];
-  for (const name of names.sort()) {
-    if (name.startsWith('.') || name.startsWith(TEMP_PREFIX) || name.endsWith('.lock')) continue;
-    const stats = await entry(join(dir, name));
-    if (!stats?.isFile()) continue;
-    files.push(describe(name, stats, await readMeta(join(dir, SHARED_META_DIR, `${name}.json`))));
+  for (const name of await store.list(SHARED_DIR)) {
+    if (name.startsWith('.')) continue;
+    const p = pathsOf(name);
+    const stats = await store.stat(p.file);
+    if (stats?.kind !== 'file') continue;
+    files.push(describe(name, stats, await readMeta(store, p.meta)));
   }
   return files;
 }
 
 /** Removes `shared/<name>` and its sidecar; false when there was no such file. */
-export async function removeShared(target: SharedTarget, name: string): Promise<boolean> {
+export async function removeShared(store: TeamStore, name: string): Promise<boolean> {
   const safe = sharedName(name);
-  const p = pathsOf(target, safe);
-  const existing = await entry(p.file);
+  const p = pathsOf(safe);
+  const existing = await store.stat(p.file);
   if (!existing) return false;
-  if (!existing.isFile()) throw notAFile(safe);
-  try {
-    await mkdir(p.metaDir, { recursive: true });
-  } catch (err) {
-    throw storageError('create', p.metaDir, err);
-  }
-  return withLock(p.lock, async () => {
-    const now = await entry(p.file);
+  if (existing.kind !== 'file') throw notAFile(safe);
+  await store.ensureDir(p.metaDir);
+  return store.withLock(p.lock, async () => {
+    const now = await store.stat(p.file);
     if (!now) return false;
-    if (!now.isFile()) throw notAFile(safe);
-    try {
-      // Rename away first: readers see the file or nothing, and the name is free at once.
-      const gone = join(p.dir, `${TEMP_PREFIX}rm-${safe}`);
-      await rename(p.file, gone);
-      await rm(gone, { force: true });
-      await rm(p.meta, { force: true });
-    } catch (err) {
-      throw storageError('remove', p.file, err);
-    }
-    return true;
+    if (now.kind !== 'file') throw notAFile(safe);
+    const removed = await store.remove(p.file);
+    await store.remove(p.meta);
+    return removed;
   });
 }

@@ -1,6 +1,7 @@
-import { mkdir, open, readdir, readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { storageError } from '../errors.js';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { isOisError, storageError } from '../errors.js';
 import { TEMP_PREFIX, writeFileAtomic } from './atomic.js';
 import { type LockOptions, withLock } from './lock.js';
 
@@ -31,6 +32,22 @@ export interface TeamStore {
   size(rel: string): Promise<number | null>;
   /** Creates a folder and its parents. */
   ensureDir(rel: string): Promise<void>;
+  /**
+   * What is at `rel`, without following a symlink (a link is `other`), or null when nothing is. `version`
+   * changes whenever the content does (size and mtime on a file system), for caches.
+   */
+  stat(rel: string): Promise<EntryInfo | null>;
+  /** The whole regular file, never through a symlink (a link fails); null when it does not exist. */
+  readFile(rel: string): Promise<Buffer | null>;
+  /** Removes a file: readers see it or nothing, and the name is free at once. False when it was not there. */
+  remove(rel: string): Promise<boolean>;
+}
+
+export interface EntryInfo {
+  kind: 'file' | 'dir' | 'other';
+  size: number;
+  mtimeMs: number;
+  version: string;
 }
 
 const TAIL_BYTES = 512;
@@ -82,10 +99,27 @@ export class FsTeamStore implements TeamStore {
   }
 
   async writeAtomic(rel: string, data: string | Uint8Array): Promise<void> {
-    await writeFileAtomic(this.path(rel), data);
+    await this.#withParent(rel, () => writeFileAtomic(this.path(rel), data));
+  }
+
+  /** Runs a write; when its folder is missing, creates it and runs it once more (the contract: writes make their folders). */
+  async #withParent<T>(rel: string, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      const missing =
+        (err as { cause?: { code?: string }; code?: string }).cause?.code ?? (err as { code?: string }).code;
+      if (missing !== 'ENOENT' || !rel.includes('/')) throw err;
+      await this.ensureDir(rel.slice(0, rel.lastIndexOf('/')));
+      return write();
+    }
   }
 
   async append(rel: string, render: (tail: string) => string): Promise<void> {
+    await this.#withParent(rel, () => this.#append(rel, render));
+  }
+
+  async #append(rel: string, render: (tail: string) => string): Promise<void> {
     const path = this.path(rel);
     await withLock(
       path,
@@ -124,6 +158,8 @@ export class FsTeamStore implements TeamStore {
   }
 
   async withLock<T>(rel: string, fn: () => Promise<T>): Promise<T> {
+    // The folder first (never a retry: `fn` may have done things before an ENOENT of its own).
+    if (rel.includes('/')) await this.ensureDir(rel.slice(0, rel.lastIndexOf('/')));
     return withLock(this.path(rel), fn, this.#lock);
   }
 
@@ -145,6 +181,54 @@ export class FsTeamStore implements TeamStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw storageError('read', this.path(rel), err);
     }
+  }
+
+  async stat(rel: string): Promise<EntryInfo | null> {
+    const path = this.path(rel);
+    try {
+      const info = await lstat(path);
+      const kind = info.isFile() ? 'file' : info.isDirectory() ? 'dir' : 'other';
+      return { kind, size: info.size, mtimeMs: info.mtimeMs, version: `${info.size}:${info.mtimeMs}` };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw storageError('read', path, err);
+    }
+  }
+
+  async readFile(rel: string): Promise<Buffer | null> {
+    const path = this.path(rel);
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      // O_NOFOLLOW: a symlink planted in the folder (pointing at /etc/passwd, say) fails here with ELOOP, with
+      // no window between a check and the open.
+      handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw storageError('read', path, err);
+    }
+    try {
+      if (!(await handle.stat()).isFile()) throw storageError('read', path, new Error('not a regular file'));
+      return await handle.readFile();
+    } catch (err) {
+      throw isOisError(err) ? err : storageError('read', path, err);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async remove(rel: string): Promise<boolean> {
+    const path = this.path(rel);
+    const gone = join(dirname(path), `${TEMP_PREFIX}rm-${basename(path)}`);
+    try {
+      await rename(path, gone);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw storageError('remove', path, err);
+    }
+    await rm(gone, { force: true }).catch((err) => {
+      throw storageError('remove', path, err);
+    });
+    return true;
   }
 
   async ensureDir(rel: string): Promise<void> {
