@@ -49,3 +49,35 @@ describe('dispatch - what the outbox keeps', () => {
     expect(leaseMsFor({ ...settings, retries: 0 })).toBeGreaterThan((5000 + 15_000) * 4);
   });
 });
+
+describe('dispatch - one bounded body reader', () => {
+  it('dispatch - a "daemon" that answers megabytes is a protocol error, not a buffer we fill', async () => {
+    const { createServer } = await import('node:http');
+    const { postEnvelope } = await import('../src/federation/client.js');
+    const server = createServer((_req, res) => {
+      res.writeHead(202, { 'content-type': 'application/json' });
+      res.end(`{"status":"delivered","pad":"${'x'.repeat(1024 * 1024)}"}`);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const envelope = signEnvelope(
+      { v: 1, id: message.id, from: 'alpha', to: 'beta', createdAt: message.createdAt, body: 'x' },
+      privateKey,
+    );
+    try {
+      await expect(
+        postEnvelope(`http://127.0.0.1:${port}`, envelope, {
+          connectTimeoutMs: 1000,
+          timeoutMs: 2000,
+          retries: 0,
+        }),
+      ).rejects.toMatchObject({
+        code: 'OIS_ERR_PEER_PROTOCOL',
+        message: expect.stringContaining('larger than 65536 bytes'),
+      });
+    } finally {
+      server.close();
+    }
+  });
+});

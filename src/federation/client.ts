@@ -1,7 +1,11 @@
 import pRetry, { AbortError } from 'p-retry';
 import { Agent, request } from 'undici';
 import { ERROR_CODES, type ErrorCode, isOisError, OisError } from '../errors.js';
-import { parseRetryAfter } from '../transport/index.js';
+import { networkProblem, parseRetryAfter, readBounded } from '../transport/index.js';
+
+/** A daemon answers a few hundred bytes; more is not a daemon's answer. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
 import type { Envelope } from './envelope.js';
 
 export interface PostEnvelopeOptions {
@@ -65,11 +69,10 @@ export async function postEnvelope(
             throw new AbortError(
               new OisError('OIS_ERR_INTERRUPTED', `interrupted while sending ${envelope.id} to ${url}`),
             );
-          const code = (err as { code?: string }).code ?? 'error';
           throw new Retryable(
             new OisError(
               'OIS_ERR_PEER_UNREACHABLE',
-              `the daemon of ${envelope.to} at ${url} cannot be reached (${code})`,
+              `the daemon of ${envelope.to} at ${url} cannot be reached: ${networkProblem(err)}`,
               {
                 hint: `check that ${envelope.to}'s ois serve runs and is reachable over ZeroTier; the message can be sent again safely`,
                 details: { url, messageId: envelope.id },
@@ -77,7 +80,12 @@ export async function postEnvelope(
             ),
           );
         }
-        const text = await res.body.text();
+        let text: string;
+        try {
+          text = (await readBounded(res.body, MAX_ANSWER_BYTES)).toString('utf8');
+        } catch (err) {
+          throw new AbortError(protocolError(url, res.statusCode, (err as Error).message));
+        }
         let json: { status?: string; code?: string; message?: string } = {};
         try {
           json = JSON.parse(text);

@@ -19,7 +19,8 @@ export async function probeGet(url: string, timeoutMs: number): Promise<Probe> {
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     });
-    const body = await res.body.text();
+    // A health answer is a few bytes; anything past 64 KiB is not one.
+    const body = (await readBounded(res.body, 64 * 1024)).toString('utf8');
     const ms = performance.now() - started;
     const dateHeader = res.headers.date;
     const date = typeof dateHeader === 'string' ? new Date(dateHeader) : null;
@@ -57,4 +58,26 @@ export function networkProblem(err: unknown, overZerotier = true): string {
     default:
       return e?.message ?? String(err);
   }
+}
+
+/**
+ * Reads a response body, at most `maxBytes` of it: a peer (or something posing as one) cannot make us
+ * buffer an unbounded answer. Throws when the body is larger; the caller reports it as that peer's error.
+ */
+export async function readBounded(
+  body: AsyncIterable<unknown> & { destroy?: () => void },
+  maxBytes: number,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > maxBytes) {
+      body.destroy?.();
+      throw new Error(`response body larger than ${maxBytes} bytes`);
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
 }

@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { networkProblem } from '../transport/index.js';
+import { networkProblem, readBounded } from '../transport/index.js';
 
 /** What a ZeroTier API answered: status, headers, and the body parsed as JSON when it is JSON. */
 export interface JsonResponse {
@@ -46,17 +46,7 @@ export class JsonHttp {
       headersTimeout: req.timeoutMs,
       bodyTimeout: req.timeoutMs,
     });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_BODY_BYTES) {
-        res.body.destroy();
-        throw new Error(`response body larger than ${MAX_BODY_BYTES} bytes`);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    const text = Buffer.concat(chunks).toString('utf8');
+    const text = (await readBounded(res.body, MAX_BODY_BYTES)).toString('utf8');
     let body: unknown;
     if (text.trim() !== '') {
       try {
