@@ -66,7 +66,7 @@ export {
   type PresenceSnapshot,
   readPresence,
 } from './presence.js';
-export { type PublishChanges, publishSelf } from './publish.js';
+export { type PublishChanges, publishDaemonUrl, publishSelf } from './publish.js';
 export { DEFAULT_SEEN_WINDOW_MS, INBOX_FILE, type SeenState, SeenStore } from './seen-store.js';
 export {
   type DeliveryReport,

@@ -3,6 +3,8 @@ import {
   type Agent,
   agentId,
   editRegistry,
+  findAgent,
+  loadRegistry,
   type Registry,
   type Role,
   upsertAgentText,
@@ -61,4 +63,19 @@ export async function publishSelf(
   });
   const agent = registry.agents.find((a) => a.id === agentId(config.name))!;
   return { registry, before, agent };
+}
+
+/**
+ * Publishes the URL a running daemon serves on (`ois serve`, `ois demo`), when AGENTS.md does not already
+ * say so: a restart on the same port writes nothing.
+ */
+export async function publishDaemonUrl(
+  store: TeamStore,
+  config: InstanceConfig & { name: string },
+  url: string,
+  today: string,
+): Promise<void> {
+  const me = findAgent(await loadRegistry(store), config.name);
+  if ((me?.extra.federation as { url?: unknown } | undefined)?.url === url) return;
+  await publishSelf(store, config, { federationUrl: url }, today);
 }

@@ -40,6 +40,7 @@ export {
   type MemberSourceOptions,
   openMemberSource,
   resolveCentralToken,
+  withMemberSource,
 } from './members.js';
 export { type Relocation, relocateAgent } from './relocate.js';
 export { matchMembers, type RosterEntry, type RosterFlag } from './roster.js';

@@ -41,6 +41,26 @@ export interface MemberSourceOptions {
 }
 
 /**
+ * Opens the member source of this instance (its Central token, if any, from `home`), runs `fn` with it, and
+ * closes it whatever happens. Returns what `fn` returned and where the members came from.
+ */
+export async function withMemberSource<T>(
+  options: Omit<MemberSourceOptions, 'centralToken'> & { home: string },
+  fn: (source: MemberSource) => Promise<T>,
+): Promise<{ result: T; kind: MemberSource['kind']; where: string }> {
+  const { home, ...rest } = options;
+  const source = await openMemberSource({
+    ...rest,
+    centralToken: await resolveCentralToken(home, options.env),
+  });
+  try {
+    return { result: await fn(source), kind: source.kind, where: source.where };
+  } finally {
+    await source.close();
+  }
+}
+
+/**
  * Picks the member source: Central when a token is available (or `via: 'central'`), else the local
  * controller when this node hosts the network. OIS_ERR_ZT_TOKEN when neither is possible.
  */

@@ -2,7 +2,7 @@ import type { Env } from '../config/index.js';
 import { type Agent, loadRegistry, recordAgentAddress } from '../registry/index.js';
 import type { TeamStore } from '../team/index.js';
 import { agentZerotier, resolveAddress, withHost } from './address.js';
-import { openMemberSource, resolveCentralToken } from './members.js';
+import { withMemberSource } from './members.js';
 
 /** Where a peer is now, after its ZeroTier address changed (AGENTS.md is updated already). */
 export interface Relocation {
@@ -31,17 +31,10 @@ export async function relocateAgent(agent: Agent, options: RelocateOptions): Pro
   const networkId = registry.team?.zerotier?.network;
   const current = registry.agents.find((a) => a.id === agent.id);
   if (!networkId || current?.form !== 'canonical' || !agentZerotier(current)) return null;
-  const source = await openMemberSource({
-    env: options.env,
-    networkId,
-    centralToken: await resolveCentralToken(options.home, options.env),
-  });
-  let members: Awaited<ReturnType<typeof source.members>>;
-  try {
-    members = await source.members();
-  } finally {
-    await source.close();
-  }
+  const { result: members } = await withMemberSource(
+    { env: options.env, home: options.home, networkId },
+    (source) => source.members(),
+  );
   const moved = resolveAddress(current, members);
   if (!moved?.changed || !moved.currentIp) return null;
   const federation = current.extra.federation as { url?: unknown } | undefined;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { type InstanceConfig, loadConfig } from '../../config/index.js';
 import { OisError } from '../../errors.js';
-import { publishSelf } from '../../federation/index.js';
+import { publishDaemonUrl } from '../../federation/index.js';
 import { type RunningDaemon, startDaemon } from '../../server/index.js';
 import { type GatewaySimulator, startGatewaySimulator } from '../../simulator/index.js';
 import { FsTeamStore } from '../../team/index.js';
@@ -79,9 +79,7 @@ export const command: Command = {
         config: { ...config, serve: { ...config.serve, port } },
         env: envOf(name),
         log: false,
-        onListening: async (url) => {
-          await publishSelf(store, config, { federationUrl: url }, utcDate());
-        },
+        onListening: (url) => publishDaemonUrl(store, config, url, utcDate()),
       });
       say(`  ${name}'s daemon (ois serve) on ${daemons[name]!.state.url}`);
     };

@@ -11,11 +11,10 @@ import {
   agentZerotier,
   type Member,
   matchMembers,
-  openMemberSource,
   parseNetworkId,
   parseNodeId,
   type RosterEntry,
-  resolveCentralToken,
+  withMemberSource,
   zerotierStatus,
 } from '../../zerotier/index.js';
 import type { Command, CommandContext } from '../command.js';
@@ -101,6 +100,11 @@ function networkOf(registry: Registry): string {
   return parseNetworkId(id);
 }
 
+function viaOption(ctx: CommandContext): { via?: 'central' | 'controller' } {
+  const via = viaOf(ctx);
+  return via ? { via } : {};
+}
+
 function viaOf(ctx: CommandContext): 'central' | 'controller' | undefined {
   const via = ctx.args.values.via;
   if (via === undefined) return undefined;
@@ -181,18 +185,10 @@ async function members(ctx: CommandContext): Promise<number | undefined> {
   const registry = await loadRegistry(ctx.team());
   printRegistryWarnings(ctx, registry);
   const networkId = networkOf(registry);
-  const source = await openMemberSource({
-    env: ctx.io.env,
-    networkId,
-    centralToken: await resolveCentralToken(config.home, ctx.io.env),
-    via: viaOf(ctx),
-  });
-  let list: Member[];
-  try {
-    list = await source.members();
-  } finally {
-    await source.close();
-  }
+  const { result: list, ...source } = await withMemberSource(
+    { env: ctx.io.env, home: config.home, networkId, ...viaOption(ctx) },
+    (s) => s.members(),
+  );
   const roster = matchMembers(registry.agents, list);
   if (ctx.json) {
     ctx.printJson({ network: networkId, source: source.kind, members: roster });
@@ -236,18 +232,10 @@ async function authorize(ctx: CommandContext, name: string): Promise<number | un
       hint: `pass it: ois net authorize ${target.name} --node NODE_ID (${target.name}'s zerotier-cli info shows it)`,
     });
   }
-  const source = await openMemberSource({
-    env: ctx.io.env,
-    networkId,
-    centralToken: await resolveCentralToken(config.home, ctx.io.env),
-    via: viaOf(ctx),
-  });
-  let member: Member;
-  try {
-    member = await source.authorize(nodeId, { name: target.name, description: `OIS agent ${target.name}` });
-  } finally {
-    await source.close();
-  }
+  const { result: member, ...source } = await withMemberSource(
+    { env: ctx.io.env, home: config.home, networkId, ...viaOption(ctx) },
+    (s) => s.authorize(nodeId, { name: target.name, description: `OIS agent ${target.name}` }),
+  );
   if (ctx.json) {
     ctx.printJson({ ok: true, network: networkId, agent: target.name, source: source.kind, member });
     return undefined;

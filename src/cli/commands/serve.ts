@@ -1,8 +1,7 @@
 import { once } from 'node:events';
 import { isLoopbackHost } from '../../config/index.js';
 import { OisError } from '../../errors.js';
-import { publishSelf } from '../../federation/index.js';
-import { findAgent, loadRegistry } from '../../registry/index.js';
+import { publishDaemonUrl } from '../../federation/index.js';
 import { startDaemon } from '../../server/index.js';
 import type { Command } from '../command.js';
 import { utcDate } from '../io.js';
@@ -42,12 +41,7 @@ export const command: Command = {
       env: ctx.io.env,
       log: ctx.args.values.quiet ? false : ctx.io.stderr,
       ...(profile ? { openclawProfile: profile } : {}),
-      onListening: async (url) => {
-        const me = findAgent(await loadRegistry(store), config.name);
-        if ((me?.extra.federation as { url?: string } | undefined)?.url !== url) {
-          await publishSelf(store, config, { federationUrl: url }, utcDate());
-        }
-      },
+      onListening: (url) => publishDaemonUrl(store, config, url, utcDate()),
     });
     const { state, moved } = daemon;
     if (ctx.json)
