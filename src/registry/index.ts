@@ -17,7 +17,13 @@ export {
   TEAM_BLOCK_INFO,
   validateAgentName,
 } from './parse.js';
-export { type AgentAddress, editRegistry, loadRegistry, recordAgentAddress } from './store.js';
+export {
+  type AgentAddress,
+  cachedRegistry,
+  editRegistry,
+  loadRegistry,
+  recordAgentAddress,
+} from './store.js';
 export {
   type Agent,
   type AgentSpan,

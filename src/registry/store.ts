@@ -24,6 +24,19 @@ export async function loadRegistry(store: TeamStore): Promise<Registry> {
 }
 
 /**
+ * The registry as a function that reads AGENTS.md again only when it changed (the store's version of the
+ * file), so a busy daemon does not parse it per message.
+ */
+export function cachedRegistry(store: TeamStore): () => Promise<Registry> {
+  let cached: { key: string; registry: Registry } | null = null;
+  return async () => {
+    const key = (await store.stat(TEAM_PATHS.registry).catch(() => null))?.version ?? 'missing';
+    if (cached?.key !== key) cached = { key, registry: await loadRegistry(store) };
+    return cached.registry;
+  };
+}
+
+/**
  * Edits AGENTS.md under its lock: reads the current text, lets `edit` return the new text (or null for no
  * change), checks that the result still parses, and replaces the file atomically. A failure at any step
  * leaves the file as it was.

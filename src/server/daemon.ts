@@ -26,8 +26,8 @@ import {
   sendAs,
   settleUnsettled,
 } from '../federation/index.js';
-import { loadRegistry, type Registry } from '../registry/index.js';
-import { FsTeamStore, TEAM_PATHS, type TeamStore, writeFileAtomic } from '../team/index.js';
+import { cachedRegistry } from '../registry/index.js';
+import { FsTeamStore, writeFileAtomic } from '../team/index.js';
 import { invokeTool, sessionsSend } from '../transport/index.js';
 import { buildApp, LOG_REDACT } from './app.js';
 
@@ -57,16 +57,6 @@ export interface DaemonOptions {
 
 /** How often the daemon forgets delivered ids older than the dedupe window. */
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
-
-/** Reads AGENTS.md again only when it changed (size or mtime), so a busy daemon does not parse it per message. */
-function registryCache(store: TeamStore): () => Promise<Registry> {
-  let cached: { key: string; registry: Registry } | null = null;
-  return async () => {
-    const key = (await store.stat(TEAM_PATHS.registry).catch(() => null))?.version ?? 'missing';
-    if (cached?.key !== key) cached = { key, registry: await loadRegistry(store) };
-    return cached.registry;
-  };
-}
 
 /**
  * Starts `ois serve` for one instance: refuses when another daemon holds the home or when it has no token
@@ -102,7 +92,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     ),
   );
 
-  const registry = registryCache(store);
+  const registry = cachedRegistry(store);
   const outbox = Outbox.open(config.home);
   const courier = await instanceCourier(config, env, store, registry, { retries: 0 });
   const sender = new OutboxSender(outbox, courier, { store, self: config.name });
