@@ -1,11 +1,29 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type GatewaySimulator,
   type GatewaySimulatorOptions,
   startGatewaySimulator,
 } from '../src/simulator/index.js';
 
+import { gatewayContract } from './helpers/gateway-contract.js';
+
 const TOKEN = 'a'.repeat(48);
+
+// The contract the interop suite also runs against real openclaw: the simulator must answer the same.
+let allowed: GatewaySimulator;
+let denied: GatewaySimulator;
+beforeAll(async () => {
+  allowed = await startGatewaySimulator({ token: TOKEN });
+  denied = await startGatewaySimulator({ token: TOKEN, allowSessionsSend: false });
+});
+afterAll(async () => {
+  await allowed?.close();
+  await denied?.close();
+});
+gatewayContract('simulator', () => ({
+  allowed: { url: allowed.url, token: TOKEN },
+  denied: { url: denied.url, token: TOKEN },
+}));
 
 let sim: GatewaySimulator | undefined;
 

@@ -1,3 +1,4 @@
+export { startGatewaySimulator } from './gateway.js';
 export {
   DEFAULT_FAILED_AUTH_LIMIT,
   DEFAULT_SIMULATOR_BODY_BYTES,
@@ -6,6 +7,5 @@ export {
   type GatewaySimulatorMode,
   type GatewaySimulatorOptions,
   type RecordedRequest,
-  startGatewaySimulator,
   type TranscriptMessage,
-} from './gateway.js';
+} from './types.js';

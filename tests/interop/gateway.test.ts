@@ -5,6 +5,7 @@ import { parseChatLog } from '../../src/chatlog/index.js';
 import { parseHeader } from '../../src/federation/index.js';
 import { invokeTool } from '../../src/transport/index.js';
 import { type RunResult, runOis, tempDir } from '../helpers/cli.js';
+import { gatewayContract } from '../helpers/gateway-contract.js';
 import { type CountingProxy, startCountingProxy } from './helpers/counting-proxy.js';
 import { type RealGateway, startGateway, stopAllGateways } from './helpers/gateway.js';
 import { type ModelServer, startModelServer } from './helpers/model-server.js';
@@ -291,3 +292,9 @@ describe(`interop - ois against real openclaw ${process.env.OIS_OPENCLAW_VERSION
     expect(down).toMatchObject({ status: 'fail', code: 'OIS_ERR_PEER_UNREACHABLE' });
   });
 });
+
+// The same contract the simulator passes (tests/simulator.test.ts), against the real gateways.
+gatewayContract(`real openclaw ${process.env.OIS_OPENCLAW_VERSION ?? ''}`.trim(), () => ({
+  allowed: { url: gw.alpha.url, token: gw.alpha.token },
+  denied: { url: gw.gamma.url, token: gw.gamma.token },
+}));
