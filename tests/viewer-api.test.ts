@@ -446,6 +446,25 @@ describe('viewer - safe Markdown', () => {
     );
     expect(renderMarkdown('[x](ftp://example.com)')).toBe('<p>[x](ftp://example.com)</p>');
   });
+
+  it('viewer - a code span inside a link label renders as code, never as the placeholder', () => {
+    const link = (label: string) =>
+      `<a href="https://example.com" rel="noopener noreferrer" target="_blank">${label}</a>`;
+    expect(renderMarkdown('[see `x`](https://example.com)')).toBe(`<p>${link('see <code>x</code>')}</p>`);
+    expect(renderMarkdown('[`a` and `b`](https://example.com) `c`')).toBe(
+      `<p>${link('<code>a</code> and <code>b</code>')} <code>c</code></p>`,
+    );
+    // Code in the target is not a link target: the text stays as it is.
+    expect(renderMarkdown('[x](https://example.com/`y`)')).toBe(
+      '<p>[x](https://example.com/<code>y</code>)</p>',
+    );
+    for (const text of [
+      '[see `x`](https://example.com)',
+      '[**`b`**](https://e.x) *`i`*',
+      '[`1`](https://e.x/`2`)',
+    ])
+      expect(renderMarkdown(text)).not.toContain('\uE000');
+  });
 });
 
 describe('viewer - shared files API', () => {
