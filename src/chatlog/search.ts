@@ -13,7 +13,7 @@ import { type ParsedChatEntry, parseChatLog } from './format.js';
  *   U+0307, the Kelvin sign to `k`), so a piece holds no non-ASCII character that another one lowercases to,
  *   and a file holding `İ` or the Kelvin sign is read in full when the piece has an `i` or a `k`;
  * - invalid UTF-8 reads as U+FFFD, which is not in the file's bytes, so U+FFFD is never part of a piece.
- * When no piece is left (a search for ` #`), or a file has a CR, the day is parsed in full as before.
+ * When no piece is left (a search for a line end), or a file has a CR, the day is parsed in full as before.
  */
 
 /** Non-ASCII characters whose lowercase holds an ASCII letter: U+0130 (`İ` → `i̇`), U+212A (Kelvin → `k`). */
