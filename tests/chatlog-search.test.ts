@@ -32,6 +32,7 @@ const BODIES = [
   'x\\# not a heading\n\\\\# two\n\\```',
   '',
   'Next run: 02:00 UTC. → beta · delivered',
+  '[ACTION REQUIRED] (x) costs $5 ^ a|b? c+ {1} .* /path/',
 ];
 
 function entry(n: number, date: string, body: string, over: Partial<ChatEntry> = {}): ChatEntry {
@@ -154,6 +155,17 @@ describe('chatlog - search pre-filter', () => {
     bad[bad.indexOf(0)] = 0xff;
     expect(reference(bad.toString('utf8'), date, 'f\uFFFDx')).toHaveLength(1);
     expect(mismatches(bad, date)).toEqual([]);
+  });
+
+  it('chatlog - a hit across the edge of a scanned slice is found', () => {
+    const date = '2026-11-21';
+    const text = (pad: number) =>
+      dayHeader(date) + formatEntry(entry(1, date, `${'a'.repeat(pad)} CrossIng the edge`));
+    // Slices are 16 KB: put the hit at every place across that edge.
+    const base = text(0).indexOf('CrossIng');
+    for (let pad = 16_384 - base - 12; pad <= 16_384 - base + 2; pad++) {
+      expect(scanned(Buffer.from(text(pad)), date, 'crossing')).toHaveLength(1);
+    }
   });
 
   it('chatlog - text only in the metadata, the heading or the summary finds nothing', () => {

@@ -26,8 +26,6 @@ const FOLDS_ONTO = /[\p{Cased}\p{Case_Ignorable}\uFFFD]|\p{Cs}/u;
 // The characters an escaped line can start with after its backslash (see `unescapeBody`), and more.
 const ASCII_PUNCTUATION = /[!-/:-@[-`{-~]/;
 
-const LOWER_ASCII = new Uint8Array(256).map((_, byte) => (byte >= 65 && byte <= 90 ? byte + 32 : byte));
-
 /** What the scan looks for: the needle (ASCII lowercased) and the byte sequences that disable it in a file. */
 export interface BytePrefilter {
   needle: Uint8Array;
@@ -68,38 +66,28 @@ export function grepPrefilter(grep: string): BytePrefilter | null {
   return { needle: new Uint8Array(Buffer.from(best)), exotic };
 }
 
+// Bytes are searched in slices of this size, read as Latin-1 (one character a byte). A string of the whole
+// file (1 MB) lands in fresh memory each time and costs more than the search; small ones are recycled.
+const SLICE = 16_384;
+
 /**
- * Horspool search for `needle` (ASCII lowercased) in `data[from, end)`, ASCII case folded. Returns the offset
- * of the first hit or -1. Hand-written because Buffer.indexOf has no case-insensitive mode, and decoding the
- * file to a string to use a RegExp costs more than this whole scan.
+ * Finds `needle` (ASCII lowercased) in `data[from, end)`, ASCII case folded, and returns the offset of the
+ * first hit or -1. Buffer.indexOf has no case-insensitive mode; a RegExp with `i` has, on a Latin-1 view of
+ * the bytes. In that view `i` also folds some non-ASCII bytes onto others (0xC9 and 0xE9): hits only ever
+ * get more, never fewer, and each one is checked exactly afterwards.
  */
-function makeFinder(needle: Uint8Array): (data: Uint8Array, from: number, end: number) => number {
-  const m = needle.length;
-  const shift = new Int32Array(256).fill(m);
-  for (let i = 0; i < m - 1; i++) {
-    const byte = needle[i]!;
-    shift[byte] = m - 1 - i;
-    if (byte >= 97 && byte <= 122) shift[byte - 32] = m - 1 - i;
-  }
-  // The last byte gets shift 0, so the skip loop below needs one lookup per step; a 0 means "compare".
-  const last = needle[m - 1]!;
-  const lastShift = shift[last]!;
-  shift[last] = 0;
-  if (last >= 97 && last <= 122) shift[last - 32] = 0;
+function makeFinder(needle: Uint8Array): (data: Buffer, from: number, end: number) => number {
+  const text = Buffer.from(needle).toString('latin1');
+  const pattern = new RegExp(text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'), 'i');
+  const size = Math.max(SLICE, 4 * needle.length);
   return (data, from, end) => {
-    const stop = end - m;
-    let pos = from;
-    while (pos <= stop) {
-      let step = shift[data[pos + m - 1]!]!;
-      while (step !== 0) {
-        pos += step;
-        if (pos > stop) return -1;
-        step = shift[data[pos + m - 1]!]!;
-      }
-      let j = m - 2;
-      while (j >= 0 && LOWER_ASCII[data[pos + j]!] === needle[j]) j--;
-      if (j < 0) return pos;
-      pos += lastShift;
+    for (let at = from; at < end; ) {
+      const stop = Math.min(end, at + size);
+      const hit = pattern.exec(data.toString('latin1', at, stop));
+      if (hit) return at + hit.index;
+      if (stop === end) break;
+      // The next slice starts early enough to hold a hit that crosses this one's end.
+      at = stop - needle.length + 1;
     }
     return -1;
   };
@@ -153,7 +141,7 @@ function countNewlines(data: Buffer, from: number, to: number): number {
 /** A reusable scan for one search text: one finder, applied to day file after day file. */
 export class DayScanner {
   readonly #filter: BytePrefilter | null;
-  readonly #find: ((data: Uint8Array, from: number, end: number) => number) | null;
+  readonly #find: ((data: Buffer, from: number, end: number) => number) | null;
 
   constructor(grep: string) {
     this.#filter = grepPrefilter(grep);
