@@ -16,6 +16,7 @@ import { parseArgs, promisify } from 'node:util';
 import { parseChatLog } from '../dist/chatlog/index.js';
 import { startGatewaySimulator } from '../dist/simulator/index.js';
 import { benchDaemon } from './daemon.js';
+import { benchSearch, reportSearch } from './search.js';
 import { benchViewer } from './viewer.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -193,7 +194,9 @@ console.log(
   `  cold (parses the day)   ${v.coldMs.toFixed(1)} ms (target < 200 ms) ${v.coldMs < 200 ? 'OK' : 'MISSED'}`,
 );
 console.log(`  warm (cached parse)     ${v.warmMs.toFixed(1)} ms`);
+const searchOk = reportSearch(await benchSearch());
 const failed =
+  !searchOk ||
   ratio > 2.5 ||
   c.perSecond < 300 ||
   c.found !== c.total ||

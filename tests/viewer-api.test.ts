@@ -7,6 +7,7 @@ import { appendEntry, type ChatEntry, dayHeader, formatEntry } from '../src/chat
 import { renderMarkdown } from '../src/server/viewer/markdown.js';
 import { SECURITY_HEADERS } from '../src/server/viewer/plugin.js';
 import { APPEND_WORKER, runNode, todayUtc, type ViewerFixture, viewerFixture } from './e2e/viewer-fixture.js';
+import { runOis } from './helpers/cli.js';
 
 const CSRF = { 'x-ois-viewer': '1' };
 
@@ -113,6 +114,65 @@ describe('viewer - chat API', () => {
     const since = (await fx.app.inject({ url: '/api/chat/search?q=deploy&since=2026-11-20' })).json();
     expect(since.entries.map((e: { body: string }) => e.body)).toEqual(['deploy again tomorrow']);
     expect((await fx.app.inject({ url: '/api/chat/search?q=x&since=yesterday-ish' })).statusCode).toBe(400);
+  });
+
+  it('viewer - search gives what ois chat --grep gives for the same query', async () => {
+    fx = await viewerFixture();
+    const day = (ago: number) => new Date(Date.now() - ago * 86_400_000).toISOString().slice(0, 10);
+    const bodies = [
+      '# Deploy plan\n---\nthe deploy is at noon',
+      '\u212Aelvin readings from the \u0130stanbul office',
+      'nothing to see for gamma',
+      'DEPLOY done → beta · delivered',
+      '  ## 10:00 - deploy in a heading',
+    ];
+    for (const [n, body] of bodies.entries()) {
+      await appendEntry(fx.store, entry(n + 1, day(n % 3), { body, to: [n % 2 ? 'alpha' : 'gamma'] }));
+    }
+    // An OIS-era day file, read as legacy entries.
+    await writeFile(
+      join(fx.dir, 'chat', `${day(4)}.md`),
+      `# ${day(4)} Chat Log\n\n## 09:15 - Nova\n\n[PENDING] deploy at noon\n\n---\n\n`,
+    );
+    const queries = [
+      'deploy',
+      'DEPLOY',
+      '# deploy',
+      'kelvin',
+      'i\u0307stanbul',
+      'gamma',
+      'beta',
+      '01JTEST',
+      ' ## 10',
+    ];
+    for (const q of queries) {
+      for (const who of ['', 'gamma']) {
+        const withArg = who ? ['--with', who] : [];
+        const cli = await runOis(['chat', '--since', '30d', '--grep', q, ...withArg, '--json'], {
+          cwd: fx.dir,
+        });
+        expect(cli.code).toBe(0);
+        const fromCli = JSON.parse(cli.stdout).entries.map((e: { id: string }) => e.id);
+        const params = new URLSearchParams({ q, since: '30d', limit: '500', ...(who ? { with: who } : {}) });
+        const viewer = (await fx.app.inject({ url: `/api/chat/search?${params}` })).json();
+        expect({ q, who, ids: viewer.entries.map((e: { id: string }) => e.id) }).toEqual({
+          q,
+          who,
+          ids: fromCli,
+        });
+        expect(viewer.total).toBe(fromCli.length);
+      }
+    }
+    // The two agree on something: the queries find entries, and names alone find nothing.
+    const found = (await fx.app.inject({ url: '/api/chat/search?q=deploy&since=30d' })).json();
+    expect(found.entries.map((e: { body: string }) => e.body)).toEqual([
+      '[PENDING] deploy at noon',
+      '  ## 10:00 - deploy in a heading',
+      '# Deploy plan\n---\nthe deploy is at noon',
+      'DEPLOY done → beta · delivered',
+    ]);
+    expect((await fx.app.inject({ url: '/api/chat/search?q=kelvin' })).json().total).toBe(1);
+    expect((await fx.app.inject({ url: '/api/chat/search?q=01JTEST' })).json().total).toBe(0);
   });
 
   it('viewer - the live feed sends an entry another OS process appends', async () => {
@@ -445,6 +505,25 @@ describe('viewer - safe Markdown', () => {
       '<p>see <a href="https://example.com/a?b=1&amp;c=2" rel="noopener noreferrer" target="_blank">docs</a></p>',
     );
     expect(renderMarkdown('[x](ftp://example.com)')).toBe('<p>[x](ftp://example.com)</p>');
+  });
+
+  it('viewer - a code span inside a link label renders as code, never as the placeholder', () => {
+    const link = (label: string) =>
+      `<a href="https://example.com" rel="noopener noreferrer" target="_blank">${label}</a>`;
+    expect(renderMarkdown('[see `x`](https://example.com)')).toBe(`<p>${link('see <code>x</code>')}</p>`);
+    expect(renderMarkdown('[`a` and `b`](https://example.com) `c`')).toBe(
+      `<p>${link('<code>a</code> and <code>b</code>')} <code>c</code></p>`,
+    );
+    // Code in the target is not a link target: the text stays as it is.
+    expect(renderMarkdown('[x](https://example.com/`y`)')).toBe(
+      '<p>[x](https://example.com/<code>y</code>)</p>',
+    );
+    for (const text of [
+      '[see `x`](https://example.com)',
+      '[**`b`**](https://e.x) *`i`*',
+      '[`1`](https://e.x/`2`)',
+    ])
+      expect(renderMarkdown(text)).not.toContain('\uE000');
   });
 });
 

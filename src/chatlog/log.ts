@@ -1,3 +1,4 @@
+import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OisError } from '../errors.js';
 import { TEAM_PATHS, type TeamStore } from '../team/index.js';
@@ -12,6 +13,7 @@ import {
   SEPARATOR,
   utcDate,
 } from './format.js';
+import { DayScanner } from './search.js';
 
 export const DEFAULT_FOLLOW_INTERVAL_MS = 500;
 /**
@@ -20,6 +22,8 @@ export const DEFAULT_FOLLOW_INTERVAL_MS = 500;
  */
 export const DEFAULT_FOLLOW_GRACE_MS = 120_000;
 
+/** Day files a search reads ahead of the one it scans. */
+const READ_AHEAD = 4;
 const DAY_FILE = /^(\d{4}-\d{2}-\d{2})\.md$/;
 const DURATION = /^(\d{1,9})([mhdw])$/;
 const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
@@ -101,6 +105,8 @@ export interface ChatQuery extends ChatFilter {
   date?: string;
   /** Entries at or after this instant, across as many day files as it takes. */
   since?: Date;
+  /** Every day file there is (when neither `date` nor `since` is given). */
+  allDays?: boolean;
   /** What "today" is when neither `date` nor `since` is given (default: the clock). */
   now?: Date;
 }
@@ -121,8 +127,58 @@ function matcher(filter: ChatFilter): (entry: ParsedChatEntry) => boolean {
 }
 
 /**
- * Entries of one day (`date`), since an instant (`since`, spanning day files), or of today (UTC), filtered by
- * `with` and `grep`, in file order.
+ * Reads day files into buffers that are used again for later days: a search reads every file once, and a
+ * fresh buffer per file costs more in page faults than the read itself. `slot` picks one of the buffers, so
+ * that later days can be read while this one is scanned. Falls back to `store.read` for a store that is not
+ * a local folder, and on any error (which `store.read` then reports as it should).
+ */
+class DayReader {
+  readonly #store: TeamStore;
+  readonly #buffers: Buffer[] = [];
+
+  constructor(store: TeamStore) {
+    this.#store = store;
+  }
+
+  async read(date: string, slot: number): Promise<{ data: Buffer; length: number } | null> {
+    const rel = dayFile(date);
+    const path = (this.#store as { path?: (rel: string) => string }).path?.(rel);
+    if (path === undefined) return this.#fallback(rel);
+    let handle: Awaited<ReturnType<typeof open>> | undefined;
+    try {
+      handle = await open(path, 'r');
+      let data = this.#buffers[slot] ?? Buffer.alloc(0);
+      let length = 0;
+      // To the end, as readFile does: a writer may be appending.
+      for (;;) {
+        if (length === data.length) {
+          const grown = Buffer.allocUnsafe(Math.max(1 << 20, data.length * 2));
+          data.copy(grown, 0, 0, length);
+          data = grown;
+          this.#buffers[slot] = grown;
+        }
+        const { bytesRead } = await handle.read(data, length, data.length - length, length);
+        if (bytesRead === 0) break;
+        length += bytesRead;
+      }
+      return { data, length };
+    } catch {
+      return this.#fallback(rel);
+    } finally {
+      await handle?.close().catch(() => {});
+    }
+  }
+
+  async #fallback(rel: string): Promise<{ data: Buffer; length: number } | null> {
+    const data = await this.#store.read(rel);
+    return data === null ? null : { data, length: data.length };
+  }
+}
+
+/**
+ * Entries of one day (`date`), since an instant (`since`, spanning day files), of every day (`allDays`), or of
+ * today (UTC), filtered by `with` and `grep`, in file order. With `grep`, each file's bytes are scanned first
+ * and only the entries around a hit are parsed (see `./search.ts`); the results are the same as parsing all.
  */
 export async function queryChat(store: TeamStore, query: ChatQuery = {}): Promise<ParsedChatEntry[]> {
   if (query.since !== undefined && Number.isNaN(query.since.getTime())) {
@@ -135,17 +191,36 @@ export async function queryChat(store: TeamStore, query: ChatQuery = {}): Promis
   else if (query.since !== undefined) {
     const first = utcDate(query.since);
     days = (await listDays(store)).filter((day) => day >= first);
-  } else days = [utcDate(query.now ?? new Date())];
+  } else if (query.allDays) days = await listDays(store);
+  else days = [utcDate(query.now ?? new Date())];
 
   const matches = matcher(query);
   const sinceMs = query.since?.getTime();
   const result: ParsedChatEntry[] = [];
-  for (const day of days) {
-    const { entries } = await readDay(store, day);
-    for (const entry of entries) {
-      if (sinceMs !== undefined && Date.parse(entry.at) < sinceMs) continue;
-      if (matches(entry)) result.push(entry);
-    }
+  const keep = (entry: ParsedChatEntry) => {
+    if (sinceMs !== undefined && Date.parse(entry.at) < sinceMs) return;
+    if (matches(entry)) result.push(entry);
+  };
+  if (!query.grep) {
+    for (const day of days) for (const entry of (await readDay(store, day)).entries) keep(entry);
+    return result;
+  }
+  const scanner = new DayScanner(query.grep);
+  const reader = new DayReader(store);
+  // A few days are read ahead while one is scanned: each read takes several trips to the thread pool, and
+  // each trip waits for the scan to yield. A read that fails is reported when its day's turn comes.
+  const slots = READ_AHEAD + 1;
+  const reads: Promise<{ data: Buffer; length: number } | null>[] = [];
+  const start = (i: number) => {
+    const read = reader.read(days[i]!, i % slots);
+    read.catch(() => {});
+    reads[i] = read;
+  };
+  for (let i = 0; i < Math.min(READ_AHEAD, days.length); i++) start(i);
+  for (let i = 0; i < days.length; i++) {
+    const file = await reads[i]!;
+    if (i + READ_AHEAD < days.length) start(i + READ_AHEAD);
+    if (file !== null) for (const entry of scanner.candidates(file.data, file.length, days[i]!)) keep(entry);
   }
   return result;
 }

@@ -4,6 +4,7 @@ import {
   listDays,
   type ParsedChatEntry,
   parseChatLog,
+  queryChat,
   summaryLine,
   validateDate,
 } from '../../chatlog/index.js';
@@ -110,4 +111,31 @@ export class DayCache {
   days(): Promise<string[]> {
     return listDays(this.#store);
   }
+}
+
+export interface ViewerSearch {
+  /** Case-insensitive text of the body, as `ois chat --grep`; none: every entry. */
+  grep?: string | undefined;
+  with?: string | undefined;
+  /** From this instant on; none: every day there is. */
+  since?: Date | undefined;
+  /** At most this many, the newest. */
+  limit: number;
+}
+
+/**
+ * The viewer's search: `queryChat`, the function behind `ois chat --grep`, over every day (or since an
+ * instant), answering the newest `limit` matches in file order and how many there were.
+ */
+export async function searchChat(
+  store: TeamStore,
+  search: ViewerSearch,
+): Promise<{ total: number; entries: ViewerEntry[]; truncated: boolean }> {
+  const found = await queryChat(store, {
+    ...(search.grep === undefined ? {} : { grep: search.grep }),
+    ...(search.with === undefined ? {} : { with: search.with }),
+    ...(search.since === undefined ? { allDays: true } : { since: search.since }),
+  });
+  const entries = found.slice(Math.max(0, found.length - search.limit)).map(toViewerEntry);
+  return { total: found.length, entries, truncated: found.length > entries.length };
 }

@@ -27,7 +27,8 @@ export function renderMarkdown(text: string): string {
     return `${lead}\n\n${hold(`<pre><code>${code}</code></pre>`)}\n\n`;
   });
   s = s.replace(/`([^`\n]+)`/g, (_m, code: string) => hold(`<code>${code}</code>`));
-  s = s.replace(/\[([^\]\n]+)\]\((https?:\/\/[^\s)]+)\)/g, (_m, label: string, url: string) =>
+  // A target never holds a placeholder (code in a URL makes it no link); a label may, and is expanded below.
+  s = s.replace(/\[([^\]\n]+)\]\((https?:\/\/[^\s)\uE000]+)\)/g, (_m, label: string, url: string) =>
     // `url` is escaped text already: no quote can close the attribute, no `javascript:` gets this far.
     hold(`<a href="${url}" rel="noopener noreferrer" target="_blank">${label}</a>`),
   );
@@ -42,5 +43,8 @@ export function renderMarkdown(text: string): string {
       if (/^\uE000\d+\uE000$/.test(p) && held[Number(p.slice(1, -1))]?.startsWith('<pre>')) return p;
       return `<p>${p.replace(/\n/g, '<br>')}</p>`;
     });
-  return paragraphs.join('').replace(/\uE000(\d+)\uE000/g, (_m, n: string) => held[Number(n)] ?? '');
+  // Held HTML may hold placeholders itself (a code span in a link label), each for something held earlier.
+  const expand = (html: string): string =>
+    html.replace(/\uE000(\d+)\uE000/g, (_m, n: string) => expand(held[Number(n)] ?? ''));
+  return expand(paragraphs.join(''));
 }

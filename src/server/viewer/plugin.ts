@@ -16,7 +16,7 @@ import {
   sharedRefusal,
 } from '../../team/index.js';
 import { CSS, HTML, JS, loginPage } from './assets/index.js';
-import { DayCache, involves, toViewerEntry, type ViewerEntry } from './chat.js';
+import { DayCache, involves, searchChat, toViewerEntry } from './chat.js';
 
 export interface ViewerOptions {
   /** The team folder. */
@@ -265,33 +265,14 @@ export async function viewerPlugin(app: FastifyInstance, opts: ViewerOptions): P
 
   app.get('/api/chat/search', async (request) => {
     const q = request.query as Record<string, unknown>;
-    const text = queryString(q.q)?.toLowerCase();
-    const who = queryString(q.with);
-    const since = parseSince(queryString(q.since));
     const limit = Math.min(pageSize(q.limit), MAX_SEARCH);
-    const first = since ? since.toISOString().slice(0, 10) : '';
-    const sinceMs = since?.getTime();
-    const found: ViewerEntry[] = [];
-    let total = 0;
-    // Newest day first, so the answer holds the most recent matches when there are more than `limit`.
-    for (const day of (await days.days()).filter((d) => d >= first).reverse()) {
-      const entries = await days.day(day);
-      for (let i = entries.length - 1; i >= 0; i--) {
-        const e = entries[i]!;
-        if (sinceMs !== undefined && Date.parse(e.at) < sinceMs) continue;
-        if (!involves(e, who)) continue;
-        if (
-          text &&
-          !e.body.toLowerCase().includes(text) &&
-          !e.from.toLowerCase().includes(text) &&
-          !e.to.some((t) => t.toLowerCase().includes(text))
-        )
-          continue;
-        total++;
-        if (found.length < limit) found.push(e);
-      }
-    }
-    return { total, entries: found.reverse(), truncated: total > found.length };
+    // The same search as `ois chat --grep` (one function, one meaning): the body, case-insensitive.
+    return searchChat(opts.store, {
+      grep: queryString(q.q),
+      with: queryString(q.with),
+      since: parseSince(queryString(q.since)),
+      limit,
+    });
   });
 
   app.get('/api/events', async (request, reply) => {
