@@ -71,6 +71,8 @@ export interface ViewerFixture {
   store: FsTeamStore;
   sent: { to: string[] | 'all'; body: string }[];
   outbox: OutboxMessage[];
+  /** How often each file of the team folder was read whole, by relative path. */
+  reads: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -81,6 +83,12 @@ export async function viewerFixture(
   const dir = await tempDir('ois-viewer-');
   await writeFile(join(dir, 'AGENTS.md'), REGISTRY);
   const store = new FsTeamStore(dir);
+  const reads = new Map<string, number>();
+  const read = store.read.bind(store);
+  store.read = (rel) => {
+    reads.set(rel, (reads.get(rel) ?? 0) + 1);
+    return read(rel);
+  };
   const sent: ViewerFixture['sent'] = [];
   const outbox = [
     fakeOutboxMessage('01JQUEUED0000000000000000A', 'queued'),
@@ -133,7 +141,7 @@ export async function viewerFixture(
   await app.register(viewerPlugin, options);
   if (listen) await app.listen({ host: '127.0.0.1', port: 0 });
   else await app.ready();
-  return { app, dir, store, sent, outbox, close: () => app.close() };
+  return { app, dir, store, sent, outbox, reads, close: () => app.close() };
 }
 
 /** Runs a Node script (using dist/) as another OS process; resolves with its exit code and output. */

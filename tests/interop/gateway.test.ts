@@ -105,6 +105,13 @@ afterAll(async () => {
   await model?.close();
 });
 
+// The same contract the simulator passes (tests/simulator.test.ts), against the real gateways. First, while
+// every gateway still runs (a later scenario stops gamma).
+gatewayContract(`real openclaw ${process.env.OIS_OPENCLAW_VERSION ?? ''}`.trim(), () => ({
+  allowed: { url: gw.alpha.url, token: gw.alpha.token },
+  denied: { url: gw.gamma.url, token: gw.gamma.token },
+}));
+
 describe(`interop - ois against real openclaw ${process.env.OIS_OPENCLAW_VERSION ?? ''} gateways`, () => {
   it('interop a) a send lands in the peer session with the sender header, and is logged', async () => {
     const r = await ois('alpha', ['send', 'beta', '--json', 'Interop hello from alpha']);
@@ -292,9 +299,3 @@ describe(`interop - ois against real openclaw ${process.env.OIS_OPENCLAW_VERSION
     expect(down).toMatchObject({ status: 'fail', code: 'OIS_ERR_PEER_UNREACHABLE' });
   });
 });
-
-// The same contract the simulator passes (tests/simulator.test.ts), against the real gateways.
-gatewayContract(`real openclaw ${process.env.OIS_OPENCLAW_VERSION ?? ''}`.trim(), () => ({
-  allowed: { url: gw.alpha.url, token: gw.alpha.token },
-  denied: { url: gw.gamma.url, token: gw.gamma.token },
-}));

@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import {
   dayFile,
   listDays,
@@ -73,15 +72,9 @@ export class DayCache {
     this.#max = max;
   }
 
+  /** The store's version of the day file: it changes whenever the file does. */
   async #key(date: string): Promise<string | null> {
-    const rel = dayFile(date);
-    const path = (this.#store as { path?: (rel: string) => string }).path?.(rel);
-    if (path) {
-      const info = await stat(path).catch(() => null);
-      return info ? `${info.size}:${info.mtimeMs}` : null;
-    }
-    const size = await this.#store.size(rel);
-    return size === null ? null : String(size);
+    return (await this.#store.stat(dayFile(date)))?.version ?? null;
   }
 
   async day(date: string): Promise<ViewerEntry[]> {
