@@ -158,6 +158,27 @@ export const SETTINGS = [
     min: 200,
     max: 3_600_000,
   },
+  {
+    key: 'serve.requestTimeoutMs',
+    type: 'integer',
+    default: 10_000,
+    env: 'OIS_SERVE_REQUEST_TIMEOUT_MS',
+    flag: null,
+    description:
+      'How long the daemon waits for a whole request (headers and body) before it closes the connection (408), so a client sending slowly cannot hold it open.',
+    min: 1000,
+    max: 600_000,
+  },
+  {
+    key: 'serve.maxConnectionsPerAddress',
+    type: 'integer',
+    default: 32,
+    env: 'OIS_SERVE_MAX_CONNECTIONS_PER_ADDRESS',
+    flag: null,
+    description: 'Open connections the daemon accepts from one IP address at once; more are closed at once.',
+    min: 1,
+    max: 10_000,
+  },
 ] as const satisfies readonly SettingDeclaration[];
 
 export type SettingKey = (typeof SETTINGS)[number]['key'];

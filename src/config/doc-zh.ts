@@ -65,6 +65,14 @@ export const ZH_SETTINGS: Readonly<Record<string, Translation>> = {
     en: "How often the daemon probes every peer (its daemon's /healthz, else its gateway's /health) for `ois agents` and to send queued messages when a peer comes back.",
     zh: '守护进程探测各对端的间隔（优先探测对端守护进程的 /healthz，否则探测其网关的 /health），用于 `ois agents` 的在线状态，以及在对端恢复后发送排队的消息。',
   },
+  'serve.requestTimeoutMs': {
+    en: 'How long the daemon waits for a whole request (headers and body) before it closes the connection (408), so a client sending slowly cannot hold it open.',
+    zh: '守护进程等待一个完整请求（请求头和请求体）的最长时间，超时即关闭连接（408），这样发送缓慢的客户端无法一直占住连接。',
+  },
+  'serve.maxConnectionsPerAddress': {
+    en: 'Open connections the daemon accepts from one IP address at once; more are closed at once.',
+    zh: '守护进程同时接受来自同一 IP 地址的连接数上限；超出的连接会被立即关闭。',
+  },
 };
 
 /** Keyed by variable name (`OTHER_ENV[].env`). */

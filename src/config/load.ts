@@ -36,6 +36,8 @@ export interface InstanceConfig {
     readonly rateLimit: number;
     readonly skewSeconds: number;
     readonly presenceIntervalMs: number;
+    readonly requestTimeoutMs: number;
+    readonly maxConnectionsPerAddress: number;
   };
   readonly send: {
     readonly waitSessionKey: string;
@@ -171,6 +173,8 @@ function serveSettings(values: Map<string, string | number | null>): InstanceCon
     rateLimit: values.get('serve.rateLimit') as number,
     skewSeconds: values.get('serve.skewSeconds') as number,
     presenceIntervalMs: values.get('serve.presenceIntervalMs') as number,
+    requestTimeoutMs: values.get('serve.requestTimeoutMs') as number,
+    maxConnectionsPerAddress: values.get('serve.maxConnectionsPerAddress') as number,
   };
 }
 

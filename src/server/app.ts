@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { InstanceConfig } from '../config/index.js';
@@ -38,12 +40,25 @@ export const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie', '*
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const now = deps.now ?? Date.now;
+  const serve = deps.config.serve;
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: INBOUND_BODY_LIMIT,
+    // A whole request must arrive in time (Node answers 408 and closes), and an idle kept-alive connection
+    // is closed too: a client that sends slowly, or not at all, cannot hold connections open.
+    requestTimeout: serve.requestTimeoutMs,
+    // (Node's requestTimeout does not fire for a body that trickles into a fastify route: see bodyDeadline.)
+    connectionTimeout: serve.requestTimeoutMs * 3,
+    keepAliveTimeout: 5000,
+    // Node checks the header timeout only this often (30 s by default).
+    http: { connectionsCheckingInterval: Math.min(1000, serve.requestTimeoutMs) },
     // Envelopes are validated strictly: no coercion, no extra fields.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
+  bodyDeadline(app, serve.requestTimeoutMs);
+  capConnections(app.server, serve.maxConnectionsPerAddress, (address) =>
+    app.log.warn({ address }, 'too many connections from one address; closing the newest'),
+  );
   // JSON only: fastify parses text/plain by default, which would turn a wrong content type into a
   // schema error instead of the 415 it is.
   app.removeContentTypeParser('text/plain');
@@ -133,6 +148,69 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   );
   return app;
+}
+
+/**
+ * A request whose body has not fully arrived `ms` after its headers (plus a second per 64 KiB it declares)
+ * gets a 408 and its connection closed.
+ * Node's own requestTimeout stops watching a request once its headers are parsed and a handler reads the
+ * body (seen with fastify 5 on Node 24), so a client that sends one byte a second could hold a connection
+ * for as long as it liked.
+ */
+function bodyDeadline(app: FastifyInstance, ms: number): void {
+  app.addHook('onRequest', (request, _reply, done) => {
+    const raw = request.raw;
+    if (raw.complete) return done();
+    // Large uploads (the viewer's shared files) get a second more for every 64 KiB they declare.
+    const declared = Number(raw.headers['content-length']) || 0;
+    const limit = ms + Math.ceil(declared / 65_536) * 1000;
+    const timer = setTimeout(() => {
+      if (raw.complete) return;
+      const socket = raw.socket;
+      request.log.warn(
+        { ip: request.ip },
+        `request body not received within ${ms} ms; closing the connection`,
+      );
+      if (socket.writable) {
+        const body = JSON.stringify({
+          code: 'OIS_ERR_USAGE',
+          message: `the request did not arrive within ${ms} ms`,
+        });
+        socket.write(
+          `HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+      }
+      socket.destroy();
+    }, limit);
+    timer.unref();
+    const clear = () => clearTimeout(timer);
+    raw.once('end', clear);
+    raw.once('close', clear);
+    done();
+  });
+}
+
+/**
+ * Closes every connection from an address that already holds `max` open ones. Counted per remote address,
+ * so one client cannot use up the daemon's sockets while others still get through.
+ */
+function capConnections(server: Server, max: number, onRefused: (address: string) => void): void {
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? 'unknown';
+    const n = open.get(address) ?? 0;
+    if (n >= max) {
+      onRefused(address);
+      socket.destroy();
+      return;
+    }
+    open.set(address, n + 1);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left <= 0) open.delete(address);
+      else open.set(address, left);
+    });
+  });
 }
 
 /** Fastify's own errors (validation, body, content type) in our codes. */
