@@ -22,7 +22,8 @@ export interface OptionSpec {
   value?: string;
   /**
    * For a string option whose value may be left out (`--wait` or `--wait 30`): the value it takes then. A
-   * following argument is its value only when it is a number.
+   * following argument is its value only when it is a number; otherwise it stays a positional, and
+   * `ParsedArgs.afterBare` says which one, so the command can refuse a word it cannot place.
    */
   optionalValue?: string;
   description: string;
@@ -39,11 +40,18 @@ export interface CommandSpec {
   args: { min: number; max: number };
   /** Worked examples for `--help`. */
   examples?: string[];
+  /** Rules worth knowing, shown in `--help` under Notes. */
+  notes?: string[];
 }
 
 export interface ParsedArgs {
   values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
+  /**
+   * For each optional-value option given without a value (`--wait`), the index in `positionals` of the
+   * argument right after it, when that argument is a positional.
+   */
+  afterBare: Record<string, number>;
 }
 
 /** Everything a command's `run` can use. Config and team folder are loaded on first use only. */

@@ -34,6 +34,7 @@ export function renderCommandHelp(spec: CommandSpec, globals: Record<string, Opt
   };
   if (Object.keys(spec.options).length > 0) lines.push('Options:', ...opts(spec.options), '');
   lines.push('Global options:', ...opts(globals), '');
+  if (spec.notes && spec.notes.length > 0) lines.push('Notes:', ...spec.notes.map((n) => `  ${n}`), '');
   if (spec.examples && spec.examples.length > 0)
     lines.push('Examples:', ...spec.examples.map((e) => `  ${e}`), '');
   return lines.join('\n');

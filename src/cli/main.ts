@@ -100,14 +100,11 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs 
       ...(o.multiple ? { multiple: true } : {}),
     };
   }
-  let parsed: ReturnType<typeof parseArgs>;
+  const { args: rewritten, bare } = withOptionalValues(spec, argv);
+  const config = { args: rewritten, options, allowPositionals: true, strict: true, tokens: true } as const;
+  let parsed: ReturnType<typeof parseArgs<typeof config>>;
   try {
-    parsed = parseArgs({
-      args: withOptionalValues(spec, argv),
-      options,
-      allowPositionals: true,
-      strict: true,
-    });
+    parsed = parseArgs(config);
   } catch (err) {
     throw new OisError(
       'OIS_ERR_USAGE',
@@ -117,7 +114,17 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs 
       },
     );
   }
-  const args = { values: parsed.values as ParsedArgs['values'], positionals: parsed.positionals };
+  const afterBare: Record<string, number> = {};
+  const positionalAt = parsed.tokens.filter((t) => t.kind === 'positional').map((t) => t.index);
+  for (const [name, at] of bare) {
+    const i = positionalAt.indexOf(at + 1);
+    if (i >= 0) afterBare[name] ??= i;
+  }
+  const args: ParsedArgs = {
+    values: parsed.values as ParsedArgs['values'],
+    positionals: parsed.positionals,
+    afterBare,
+  };
   if (!args.values.help) {
     const n = args.positionals.length;
     if (n < spec.args.min || n > spec.args.max) {
@@ -133,9 +140,17 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs 
   return args;
 }
 
-/** Gives a bare `--wait` its default value, so `--wait` and `--wait 30` both parse. */
-function withOptionalValues(spec: CommandSpec, argv: string[]): string[] {
+/**
+ * Gives a bare `--wait` its default value, so `--wait` and `--wait 30` both parse: the next argument is the
+ * value only when it is a number (a negative one too, so that `--wait -5` is refused as a value, not taken
+ * for an option). Returns the rewritten arguments and, for each bare option, its index in them.
+ */
+function withOptionalValues(
+  spec: CommandSpec,
+  argv: string[],
+): { args: string[]; bare: [name: string, at: number][] } {
   const out: string[] = [];
+  const bare: [string, number][] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') {
@@ -145,15 +160,18 @@ function withOptionalValues(spec: CommandSpec, argv: string[]): string[] {
     const option = a.startsWith('--') ? spec.options[a.slice(2)] : undefined;
     if (option?.optionalValue !== undefined) {
       const next = argv[i + 1];
-      if (next !== undefined && /^\d+(\.\d+)?$/.test(next)) {
+      if (next !== undefined && /^[+-]?\d+(\.\d+)?$/.test(next)) {
         out.push(`${a}=${next}`);
         i++;
-      } else out.push(`${a}=${option.optionalValue}`);
+      } else {
+        bare.push([a.slice(2), out.length]);
+        out.push(`${a}=${option.optionalValue}`);
+      }
       continue;
     }
     out.push(a);
   }
-  return out;
+  return { args: out, bare };
 }
 
 function createContext(io: CliIo, args: ParsedArgs): CommandContext {
