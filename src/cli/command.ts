@@ -10,7 +10,10 @@ export interface CliIo {
   stdout: Writable;
   stderr: Writable;
   cwd: string;
-  /** Aborted on SIGINT/SIGTERM by the launcher, for long-running commands (`chat --follow`). */
+  /**
+   * Aborted on SIGINT/SIGTERM by the launcher, for long-running commands (`chat --follow`); its reason is
+   * the signal's name (`'SIGTERM'`).
+   */
   signal?: AbortSignal;
 }
 
@@ -40,6 +43,11 @@ export interface CommandSpec {
   args: { min: number; max: number };
   /** Worked examples for `--help`. */
   examples?: string[];
+  /**
+   * A service runs until it is stopped (`serve`, `gateway-sim`). SIGTERM is how a service manager stops one,
+   * so a clean stop after SIGTERM exits 0; Ctrl-C (SIGINT) still exits 130, interrupted.
+   */
+  service?: boolean;
   /** Rules worth knowing, shown in `--help` under Notes. */
   notes?: string[];
 }

@@ -70,10 +70,19 @@ export async function main(io: CliIo): Promise<number> {
       return EXIT.ok;
     }
     const ctx = createContext(io, args);
-    return (await command.run(ctx)) ?? EXIT.ok;
+    const code = (await command.run(ctx)) ?? EXIT.ok;
+    return code === EXIT.ok && io.signal?.aborted ? stoppedCode(command.spec, io.signal.reason) : code;
   } catch (err) {
     return reportError(io, err, wantsJson);
   }
+}
+
+/**
+ * The exit code of a command that ended cleanly because a signal asked it to: 0 for a service stopped by
+ * SIGTERM (that is how systemd and docker stop it), 130 (interrupted) otherwise.
+ */
+function stoppedCode(spec: CommandSpec, reason: unknown): number {
+  return spec.service === true && reason === 'SIGTERM' ? EXIT.ok : EXIT.interrupted;
 }
 
 /** The first argument that is not an option (or an option's value) is the command. */

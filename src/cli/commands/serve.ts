@@ -15,6 +15,7 @@ export const command: Command = {
       quiet: { type: 'boolean', description: 'No request logs on stderr' },
     },
     args: { min: 0, max: 0 },
+    service: true,
     examples: ['ois serve', 'OIS_SERVE_PORT=18920 ois --home ~/.ois-beta serve'],
   },
   async run(ctx) {
