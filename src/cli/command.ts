@@ -75,8 +75,12 @@ export interface CommandContext {
   team(): TeamStore;
   /** Writes a line (or, with --json, nothing) to stdout. */
   print(line: string): void;
-  /** Writes the one JSON document of a --json run. */
-  printJson(value: unknown): void;
+  /**
+   * Writes the one JSON document of a --json run, in the envelope of docs/json.md: `ok: true` is added unless
+   * the value has its own `ok` (and then, when false, an `error`). With `{ line: true }`, one compact
+   * document per line instead, for output that streams (`chat --follow`).
+   */
+  printJson(value: Record<string, unknown>, options?: { line?: boolean }): void;
   /** A warning on stderr (shown in --json mode too: stdout stays clean). */
   warn(message: string, hint?: string): void;
 }

@@ -178,6 +178,12 @@ export const command: Command = {
     if (ctx.json) {
       ctx.printJson({
         ok: failed.length === 0 && 'path' in report.log,
+        // The error that decides the exit code, as the envelope's error (docs/json.md).
+        ...(failed.length > 0
+          ? { error: failed[0]!.error!.toJSON() }
+          : 'error' in report.log
+            ? { error: report.log.error.toJSON() }
+            : {}),
         id: report.id,
         at: report.at,
         from: report.from,
