@@ -11,7 +11,7 @@ export function renderMainHelp(commands: readonly { name: string; summary: strin
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Run `ois <command> --help` for a command. Every command takes --home, --team, --json and --help.',
-    'Docs: README.md, docs/errors.md (error codes), docs/config.md (settings), specs/ (formats).',
+    'Docs: README.md, docs/errors.md (error codes), docs/config.md (settings), docs/json.md (--json), specs/ (formats).',
     '',
   ].join('\n');
 }
