@@ -8,9 +8,9 @@ module.enableCompileCache?.();
 // Ctrl-C or SIGTERM first asks the command to stop (a send reports what it knows, --follow ends); a second
 // signal, or a command that does not stop within 3 s, ends the process with 130.
 const controller = new AbortController();
-const onSignal = () => {
+const onSignal = (signal) => {
   if (controller.signal.aborted) process.exit(130);
-  controller.abort();
+  controller.abort(signal);
   setTimeout(() => process.exit(130), 3000).unref();
 };
 process.on('SIGINT', onSignal);
@@ -31,4 +31,5 @@ const code = await main({
   cwd: process.cwd(),
   signal: controller.signal,
 });
-process.exitCode = controller.signal.aborted && code === 0 ? 130 : code;
+// main() decides the exit code of a stopped command too: 130, or 0 for a service stopped by SIGTERM.
+process.exitCode = code;

@@ -98,7 +98,8 @@ describe('chat - reading the shared log', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    expect(lines).toMatchObject([{ from: 'beta', to: ['alpha'], body: 'live one' }]);
+    // JSON Lines: each line one envelope (docs/json.md), the entry's fields next to ok.
+    expect(lines).toMatchObject([{ ok: true, from: 'beta', to: ['alpha'], body: 'live one' }]);
   });
 
   it('chat - a message body cannot forge an entry', async () => {

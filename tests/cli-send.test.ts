@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseHeader } from '../src/federation/index.js';
+import { OIS_BIN } from './helpers/cli.js';
 import { makeTeam, type TestTeam } from './helpers/team.js';
 
 let team: TestTeam | undefined;
@@ -248,5 +250,78 @@ describe('send - bad input sends and writes nothing', () => {
     const r = await team.agents.alpha!.ois(['--team', join(team.dir, 'missing'), 'send', 'beta', 'hi']);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('error OIS_ERR_TEAM_NOT_FOUND');
+  });
+});
+
+describe('send - the arguments', () => {
+  it('send - a bare --wait never swallows or leaks a word: a bad value is a usage error, not message text', async () => {
+    team = await makeTeam(['alpha', 'beta'], { reply: () => 'ok' });
+    const { alpha, beta } = team.agents;
+    for (const args of [
+      ['beta', '--wait', 'abc', 'hi'],
+      ['beta', 'hi', '--wait', 'abc'],
+      ['beta', '--wait=abc', 'hi'],
+      ['beta', '--wait', '2m', 'hi'],
+      ['beta', '--wait', '-5', 'hi'],
+      ['beta', '--wait', '0', 'hi'],
+      ['--all', '--wait', 'abc', 'hi'],
+    ]) {
+      const r = await alpha!.ois(['send', ...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(/^error OIS_ERR_USAGE: --wait .*"(abc|2m|-5|0)"/);
+    }
+    expect(beta!.sim.transcript('agent:main:main')).toHaveLength(0);
+    // What stays legitimate: the value forms, a bare --wait before NAME, last, or before the whole message.
+    for (const [args, body] of [
+      [['beta', '--wait', '5', 'one'], 'one'],
+      [['beta', '--wait=5', 'two', 'words'], 'two words'],
+      [['--wait', 'beta', 'three'], 'three'],
+      [['beta', 'four', '--wait'], 'four'],
+      [['beta', '--wait', 'hello there'], 'hello there'],
+    ] as const) {
+      const r = await alpha!.ois(['send', ...args]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('beta replied');
+      const sent = beta!.sim.transcript('agent:main:main').filter((m) => m.role === 'user');
+      expect(parseHeader(sent.at(-1)!.content)?.body).toBe(body);
+    }
+    const help = await alpha!.ois(['send', '--help']);
+    expect(help.stdout).toContain('`send beta --wait abc "hi"` is a usage error');
+  });
+
+  it('send - invalid UTF-8 in the message argument is refused like on standard input; U+FFFD on stdin is sent', async () => {
+    team = await makeTeam(['alpha', 'beta']);
+    const { alpha, beta } = team.agents;
+    // Only a shell can put raw bytes into argv: Node's spawn takes strings.
+    const raw = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(
+        '/bin/sh',
+        [
+          '-c',
+          `exec "$0" "$1" --home "$2" send beta "caf$(printf '\\351')"`,
+          process.execPath,
+          OIS_BIN,
+          alpha!.home,
+        ],
+        { env: { PATH: process.env.PATH, HOME: alpha!.home }, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+      });
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    expect(raw.code).toBe(2);
+    expect(raw.stderr).toMatch(/^error OIS_ERR_MESSAGE_INVALID_UTF8: /);
+    const stdin = await alpha!.ois(['send', 'beta', '-'], { input: Buffer.from([0x63, 0x61, 0x66, 0xe9]) });
+    expect(stdin.code).toBe(2);
+    expect(stdin.stderr).toMatch(/^error OIS_ERR_MESSAGE_INVALID_UTF8: /);
+    expect(beta!.sim.transcript('agent:main:main')).toHaveLength(0);
+    const typed = await alpha!.ois(['send', 'beta', '-'], { input: 'a \uFFFD on purpose' });
+    expect(typed.code, typed.stderr).toBe(0);
+    expect(parseHeader(beta!.sim.transcript('agent:main:main')[0]!.content)?.body).toBe(
+      'a \uFFFD on purpose',
+    );
   });
 });

@@ -135,10 +135,19 @@ describe('routing - the report tells what a send did', () => {
     // A file where the chat folder should be: the log cannot be written, even by root.
     await rm(join(team.dir, 'chat'), { recursive: true, force: true });
     await writeFile(join(team.dir, 'chat'), 'not a folder');
-    const r = await alpha!.ois(['send', 'beta', '--json', 'hello']);
-    expect(JSON.parse(r.stdout).deliveries[0].outcome).toBe('failed');
+    const r = await alpha!.ois(['send', 'beta', 'hello']);
+    expect(r.stdout).toMatch(/^failed to deliver to beta/);
     expect(r.stderr).toMatch(/the chat log was not written/);
     expect(r.stderr).not.toContain('delivered');
+    // With --json the one document says both, and stderr stays free of errors.
+    const json = await alpha!.ois(['send', 'beta', '--json', 'hello']);
+    const out = JSON.parse(json.stdout);
+    expect(out).toMatchObject({
+      ok: false,
+      deliveries: [{ outcome: 'failed' }],
+      log: { error: { code: expect.any(String) } },
+    });
+    expect(json.stderr).not.toMatch(/^error /m);
     await rm(join(team.dir, 'chat'));
     await mkdir(join(team.dir, 'chat'));
   });

@@ -68,6 +68,24 @@ describe('registry - edits keep every other byte', () => {
     expect(parseRegistry(twice).agents.filter((a) => a.name === 'gamma')).toHaveLength(1);
   });
 
+  it('registry - a new description also replaces the line ois join wrote under the heading, not human prose', () => {
+    const once = upsertAgentText(fixture, parseRegistry(fixture), gamma);
+    const twice = upsertAgentText(once, parseRegistry(once), { ...gamma, description: 'NAS and backups' });
+    expect(twice).toContain('## gamma (member)\n\nNAS and backups\n\n```yaml ois-agent');
+    expect(twice).not.toContain('NAS assistant');
+    // A paragraph a human wrote under the heading stays as it is; only the block changes.
+    const edited = once.replace('\nNAS assistant\n', '\nNAS assistant\nin the basement, on the UPS.\n');
+    const after = upsertAgentText(edited, parseRegistry(edited), {
+      ...gamma,
+      description: 'NAS and backups',
+    });
+    expect(after).toContain('## gamma (member)\n\nNAS assistant\nin the basement, on the UPS.\n\n```yaml');
+    expect(parseRegistry(after).agents.find((a) => a.name === 'gamma')?.description).toBe('NAS and backups');
+    // An empty description takes the line (and its blank line) away.
+    const cleared = upsertAgentText(once, parseRegistry(once), { ...gamma, description: '' });
+    expect(cleared).toContain('## gamma (member)\n\n```yaml ois-agent');
+  });
+
   it('registry - joining as an OIS-form agent adds a block to its section and keeps the bullets', () => {
     const after = upsertAgentText(fixture, parseRegistry(fixture), { ...gamma, name: 'Nova' });
     const { removed } = removedAndAdded(fixture, after);

@@ -10,7 +10,10 @@ export interface CliIo {
   stdout: Writable;
   stderr: Writable;
   cwd: string;
-  /** Aborted on SIGINT/SIGTERM by the launcher, for long-running commands (`chat --follow`). */
+  /**
+   * Aborted on SIGINT/SIGTERM by the launcher, for long-running commands (`chat --follow`); its reason is
+   * the signal's name (`'SIGTERM'`).
+   */
   signal?: AbortSignal;
 }
 
@@ -22,7 +25,8 @@ export interface OptionSpec {
   value?: string;
   /**
    * For a string option whose value may be left out (`--wait` or `--wait 30`): the value it takes then. A
-   * following argument is its value only when it is a number.
+   * following argument is its value only when it is a number; otherwise it stays a positional, and
+   * `ParsedArgs.afterBare` says which one, so the command can refuse a word it cannot place.
    */
   optionalValue?: string;
   description: string;
@@ -39,11 +43,23 @@ export interface CommandSpec {
   args: { min: number; max: number };
   /** Worked examples for `--help`. */
   examples?: string[];
+  /**
+   * A service runs until it is stopped (`serve`, `gateway-sim`). SIGTERM is how a service manager stops one,
+   * so a clean stop after SIGTERM exits 0; Ctrl-C (SIGINT) still exits 130, interrupted.
+   */
+  service?: boolean;
+  /** Rules worth knowing, shown in `--help` under Notes. */
+  notes?: string[];
 }
 
 export interface ParsedArgs {
   values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
+  /**
+   * For each optional-value option given without a value (`--wait`), the index in `positionals` of the
+   * argument right after it, when that argument is a positional.
+   */
+  afterBare: Record<string, number>;
 }
 
 /** Everything a command's `run` can use. Config and team folder are loaded on first use only. */
@@ -59,8 +75,12 @@ export interface CommandContext {
   team(): TeamStore;
   /** Writes a line (or, with --json, nothing) to stdout. */
   print(line: string): void;
-  /** Writes the one JSON document of a --json run. */
-  printJson(value: unknown): void;
+  /**
+   * Writes the one JSON document of a --json run, in the envelope of docs/json.md: `ok: true` is added unless
+   * the value has its own `ok` (and then, when false, an `error`). With `{ line: true }`, one compact
+   * document per line instead, for output that streams (`chat --follow`).
+   */
+  printJson(value: Record<string, unknown>, options?: { line?: boolean }): void;
   /** A warning on stderr (shown in --json mode too: stdout stays clean). */
   warn(message: string, hint?: string): void;
   /** Runs another ois command in this process with its own I/O (`ois demo` does), returning its exit code. */

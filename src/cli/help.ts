@@ -11,7 +11,7 @@ export function renderMainHelp(commands: readonly { name: string; summary: strin
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Run `ois <command> --help` for a command. Every command takes --home, --team, --json and --help.',
-    'Docs: README.md, docs/errors.md (error codes), docs/config.md (settings), specs/ (formats).',
+    'Docs: README.md, docs/errors.md (error codes), docs/config.md (settings), docs/json.md (--json), specs/ (formats).',
     '',
   ].join('\n');
 }
@@ -34,6 +34,7 @@ export function renderCommandHelp(spec: CommandSpec, globals: Record<string, Opt
   };
   if (Object.keys(spec.options).length > 0) lines.push('Options:', ...opts(spec.options), '');
   lines.push('Global options:', ...opts(globals), '');
+  if (spec.notes && spec.notes.length > 0) lines.push('Notes:', ...spec.notes.map((n) => `  ${n}`), '');
   if (spec.examples && spec.examples.length > 0)
     lines.push('Examples:', ...spec.examples.map((e) => `  ${e}`), '');
   return lines.join('\n');

@@ -30,23 +30,28 @@ const VERSION = '0.1.0';
  */
 export async function main(io: CliIo): Promise<number> {
   const { name, rest } = splitCommand(io.argv);
-  const wantsJson = io.argv.includes('--json');
+  const end = io.argv.indexOf('--');
+  const wantsJson = (end < 0 ? io.argv : io.argv.slice(0, end)).includes('--json');
+  const out: JsonOutput = { json: wantsJson, written: 'none' };
   try {
-    if (name === null) {
-      if (rest.includes('--version') || rest.includes('-v')) {
-        io.stdout.write(`${VERSION}\n`);
+    if (name === null || name === 'help') {
+      const wantsHelp = rest.includes('--help') || rest.includes('-h');
+      if (name === null && (rest.includes('--version') || rest.includes('-v'))) {
+        if (wantsJson) writeJson(io, out, { ok: true, version: VERSION });
+        else io.stdout.write(`${VERSION}\n`);
         return EXIT.ok;
       }
-      io.stdout.write(renderMainHelp(COMMANDS));
-      return rest.length === 0 || rest.includes('--help') || rest.includes('-h') ? EXIT.ok : EXIT.usage;
-    }
-    if (name === 'help') {
-      const topic = rest.find((a) => !a.startsWith('-'));
+      const topic = name === 'help' ? rest.find((a) => !a.startsWith('-')) : undefined;
       const entry = topic ? COMMANDS.find((c) => c.name === topic) : undefined;
-      io.stdout.write(
-        entry ? renderCommandHelp((await entry.load()).spec, GLOBAL_OPTIONS) : renderMainHelp(COMMANDS),
-      );
-      return EXIT.ok;
+      const spec = entry ? (await entry.load()).spec : null;
+      const known = name === 'help' || rest.every((a) => a === '--json') || wantsHelp;
+      if (wantsJson) {
+        if (!known) throw usageWithoutCommand(rest);
+        writeJson(io, out, spec ? commandHelpJson(spec) : mainHelpJson());
+        return EXIT.ok;
+      }
+      io.stdout.write(spec ? renderCommandHelp(spec, GLOBAL_OPTIONS) : renderMainHelp(COMMANDS));
+      return known ? EXIT.ok : EXIT.usage;
     }
     const entry = COMMANDS.find((c) => c.name === name);
     if (!entry) {
@@ -66,14 +71,75 @@ export async function main(io: CliIo): Promise<number> {
     const command = await entry.load();
     const args = parseCommandArgs(command.spec, rest);
     if (args.values.help) {
-      io.stdout.write(renderCommandHelp(command.spec, GLOBAL_OPTIONS));
+      if (wantsJson) writeJson(io, out, commandHelpJson(command.spec));
+      else io.stdout.write(renderCommandHelp(command.spec, GLOBAL_OPTIONS));
       return EXIT.ok;
     }
-    const ctx = createContext(io, args);
-    return (await command.run(ctx)) ?? EXIT.ok;
+    const ctx = createContext(io, args, out);
+    const code = (await command.run(ctx)) ?? EXIT.ok;
+    return code === EXIT.ok && io.signal?.aborted ? stoppedCode(command.spec, io.signal.reason) : code;
   } catch (err) {
-    return reportError(io, err, wantsJson);
+    return reportError(io, err, out);
   }
+}
+
+/** What a --json run has written to stdout so far: the envelope allows one document, or JSON Lines. */
+interface JsonOutput {
+  json: boolean;
+  written: 'none' | 'document' | 'lines';
+}
+
+function writeJson(io: CliIo, out: JsonOutput, doc: Record<string, unknown>, line = false): void {
+  io.stdout.write(line ? `${JSON.stringify(doc)}\n` : `${JSON.stringify(doc, null, 2)}\n`);
+  out.written = line ? 'lines' : 'document';
+}
+
+function usageWithoutCommand(rest: string[]): OisError {
+  const bad = rest.find((a) => a !== '--json') ?? '';
+  return new OisError('OIS_ERR_USAGE', `"${bad}" is not a command or a global option`, {
+    hint: 'ois --help lists the commands',
+  });
+}
+
+function optionsJson(options: Record<string, OptionSpec>): Record<string, unknown>[] {
+  return Object.entries(options).map(([flag, o]) => ({ flag: `--${flag}`, ...o }));
+}
+
+/** `ois --help --json`: the command list as data. */
+function mainHelpJson(): Record<string, unknown> {
+  return {
+    ok: true,
+    name: 'ois',
+    version: VERSION,
+    commands: COMMANDS.map((c) => ({ name: c.name, summary: c.summary })),
+    globalOptions: optionsJson(GLOBAL_OPTIONS),
+  };
+}
+
+/** `ois CMD --help --json`: the command's spec as data (`args.max` null: no upper bound). */
+function commandHelpJson(spec: CommandSpec): Record<string, unknown> {
+  return {
+    ok: true,
+    command: {
+      name: spec.name,
+      summary: spec.summary,
+      usage: spec.usage,
+      options: optionsJson(spec.options),
+      args: { min: spec.args.min, max: Number.isFinite(spec.args.max) ? spec.args.max : null },
+      examples: spec.examples ?? [],
+      notes: spec.notes ?? [],
+      service: spec.service === true,
+    },
+    globalOptions: optionsJson(GLOBAL_OPTIONS),
+  };
+}
+
+/**
+ * The exit code of a command that ended cleanly because a signal asked it to: 0 for a service stopped by
+ * SIGTERM (that is how systemd and docker stop it), 130 (interrupted) otherwise.
+ */
+function stoppedCode(spec: CommandSpec, reason: unknown): number {
+  return spec.service === true && reason === 'SIGTERM' ? EXIT.ok : EXIT.interrupted;
 }
 
 /** The first argument that is not an option (or an option's value) is the command. */
@@ -100,14 +166,11 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs 
       ...(o.multiple ? { multiple: true } : {}),
     };
   }
-  let parsed: ReturnType<typeof parseArgs>;
+  const { args: rewritten, bare } = withOptionalValues(spec, argv);
+  const config = { args: rewritten, options, allowPositionals: true, strict: true, tokens: true } as const;
+  let parsed: ReturnType<typeof parseArgs<typeof config>>;
   try {
-    parsed = parseArgs({
-      args: withOptionalValues(spec, argv),
-      options,
-      allowPositionals: true,
-      strict: true,
-    });
+    parsed = parseArgs(config);
   } catch (err) {
     throw new OisError(
       'OIS_ERR_USAGE',
@@ -117,7 +180,17 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs 
       },
     );
   }
-  const args = { values: parsed.values as ParsedArgs['values'], positionals: parsed.positionals };
+  const afterBare: Record<string, number> = {};
+  const positionalAt = parsed.tokens.filter((t) => t.kind === 'positional').map((t) => t.index);
+  for (const [name, at] of bare) {
+    const i = positionalAt.indexOf(at + 1);
+    if (i >= 0) afterBare[name] ??= i;
+  }
+  const args: ParsedArgs = {
+    values: parsed.values as ParsedArgs['values'],
+    positionals: parsed.positionals,
+    afterBare,
+  };
   if (!args.values.help) {
     const n = args.positionals.length;
     if (n < spec.args.min || n > spec.args.max) {
@@ -133,9 +206,17 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs 
   return args;
 }
 
-/** Gives a bare `--wait` its default value, so `--wait` and `--wait 30` both parse. */
-function withOptionalValues(spec: CommandSpec, argv: string[]): string[] {
+/**
+ * Gives a bare `--wait` its default value, so `--wait` and `--wait 30` both parse: the next argument is the
+ * value only when it is a number (a negative one too, so that `--wait -5` is refused as a value, not taken
+ * for an option). Returns the rewritten arguments and, for each bare option, its index in them.
+ */
+function withOptionalValues(
+  spec: CommandSpec,
+  argv: string[],
+): { args: string[]; bare: [name: string, at: number][] } {
   const out: string[] = [];
+  const bare: [string, number][] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') {
@@ -145,18 +226,21 @@ function withOptionalValues(spec: CommandSpec, argv: string[]): string[] {
     const option = a.startsWith('--') ? spec.options[a.slice(2)] : undefined;
     if (option?.optionalValue !== undefined) {
       const next = argv[i + 1];
-      if (next !== undefined && /^\d+(\.\d+)?$/.test(next)) {
+      if (next !== undefined && /^[+-]?\d+(\.\d+)?$/.test(next)) {
         out.push(`${a}=${next}`);
         i++;
-      } else out.push(`${a}=${option.optionalValue}`);
+      } else {
+        bare.push([a.slice(2), out.length]);
+        out.push(`${a}=${option.optionalValue}`);
+      }
       continue;
     }
     out.push(a);
   }
-  return out;
+  return { args: out, bare };
 }
 
-function createContext(io: CliIo, args: ParsedArgs): CommandContext {
+function createContext(io: CliIo, args: ParsedArgs, out: JsonOutput): CommandContext {
   const json = args.values.json === true;
   let config: InstanceConfig | undefined;
   let store: TeamStore | undefined;
@@ -212,8 +296,8 @@ function createContext(io: CliIo, args: ParsedArgs): CommandContext {
     print(line) {
       if (!json) io.stdout.write(`${line}\n`);
     },
-    printJson(value) {
-      io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    printJson(value, options = {}) {
+      writeJson(io, out, 'ok' in value ? value : { ok: true, ...value }, options.line === true);
     },
     warn(message, hint) {
       io.stderr.write(`warning: ${message}\n${hint ? `  hint: ${hint}\n` : ''}`);
@@ -223,15 +307,24 @@ function createContext(io: CliIo, args: ParsedArgs): CommandContext {
   return ctx;
 }
 
-function reportError(io: CliIo, err: unknown, json: boolean): number {
+/**
+ * The one edge where an error becomes output. Text mode: `error CODE: message` and the hint on stderr. With
+ * --json: the failure envelope on stdout and nothing on stderr, so the error is reported once. When a
+ * document is already out (a service that fails after its start document), stdout stays one document and the
+ * error goes to stderr as text; JSON Lines get the failure envelope as their last line.
+ */
+function reportError(io: CliIo, err: unknown, out: JsonOutput): number {
   const e = isOisError(err)
     ? err
     : new OisError('OIS_ERR_INTERNAL', `unexpected error: ${(err as Error)?.message ?? String(err)}`, {
         hint: 'this is a bug in ois; please report it with the command you ran',
         cause: err,
       });
-  io.stderr.write(`error ${e.code}: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
+  if (out.json && out.written !== 'document') {
+    writeJson(io, out, { ok: false, error: e.toJSON() }, out.written === 'lines');
+  } else {
+    io.stderr.write(`error ${e.code}: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
+  }
   if (e.code === 'OIS_ERR_INTERNAL' && io.env.OIS_DEBUG) io.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
-  if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: e.toJSON() }, null, 2)}\n`);
   return e.exitCode;
 }

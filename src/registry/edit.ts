@@ -54,6 +54,12 @@ export function upsertAgentText(text: string, registry: Registry, fields: AgentF
 
   if (span?.block) {
     lines.splice(span.block.start, span.block.end - span.block.start + 1, ...withEol(block));
+    const prose = joinProseLine(lines, span.headingLine, span.block.start, span.agent.description);
+    // The description line `ois join` wrote under the heading follows the block; a human's prose stays.
+    if (prose !== null && fields.description !== span.agent.description) {
+      if (fields.description !== '') lines[prose] = `${fields.description}${hadCr(prose) ? '\r' : ''}`;
+      else lines.splice(prose, lines[prose + 1]?.trim() === '' ? 2 : 1);
+    }
     const heading = lines[span.headingLine]!.replace(/\r$/, '');
     const m = /^(\s*##\s+)(.*?)\s*\((admin|member)\)\s*$/.exec(heading);
     if (m && m[3] !== fields.role && agentId(m[2]!) === id) {
@@ -109,6 +115,20 @@ export function redactTokensText(text: string, registry: Registry): string {
   const out = lines.join('\n');
   parseRegistry(out, registry.file);
   return out;
+}
+
+/**
+ * The line under the heading that `ois join` wrote itself: a paragraph of one line that equals the previous
+ * description. Prose a human wrote (anything else between the heading and the block) is never rewritten.
+ * Returns its index, or null.
+ */
+function joinProseLine(lines: string[], heading: number, block: number, description: string): number | null {
+  if (description === '') return null;
+  const blank = (i: number) => i === heading || i === block || lines[i]!.trim() === '';
+  for (let i = heading + 1; i < block; i++) {
+    if (lines[i]!.replace(/\r$/, '') === description && blank(i - 1) && blank(i + 1)) return i;
+  }
+  return null;
 }
 
 function lastContentLine(lines: string[], start: number, end: number): number {

@@ -58,9 +58,11 @@ export const command: Command = {
       else for (const e of entries) ctx.print(renderEntry(e));
       return;
     }
-    // --follow: what there is, then new entries as they come; with --json one JSON object per line.
-    const emit = (e: ParsedChatEntry) =>
-      ctx.io.stdout.write(ctx.json ? `${JSON.stringify(e)}\n` : `${renderEntry(e)}\n`);
+    // --follow: what there is, then new entries as they come; with --json JSON Lines, one envelope per entry.
+    const emit = (e: ParsedChatEntry) => {
+      if (ctx.json) ctx.printJson({ ...e }, { line: true });
+      else ctx.io.stdout.write(`${renderEntry(e)}\n`);
+    };
     for (const e of entries) emit(e);
     const signal = ctx.io.signal ?? new AbortController().signal;
     await followChat(

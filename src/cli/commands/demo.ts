@@ -32,7 +32,10 @@ export const command: Command = {
   async run(ctx) {
     const dir = await mkdtemp(join(tmpdir(), 'ois-demo-'));
     const team = join(dir, 'team');
-    const say = (line = '') => ctx.io.stdout.write(`${line}\n`);
+    // With --json the narration is left out: stdout carries the one document at the end.
+    const say = (line = '') => {
+      if (!ctx.json) ctx.io.stdout.write(`${line}\n`);
+    };
     const sims: Partial<Record<Name, GatewaySimulator>> = {};
     const daemons: Partial<Record<Name, RunningDaemon>> = {};
     const tokens = { alpha: randomBytes(24).toString('hex'), beta: randomBytes(24).toString('hex') };
@@ -51,7 +54,7 @@ export const command: Command = {
         );
       const out = new PassThrough();
       out.on('data', (d) => {
-        if (show) ctx.io.stdout.write(String(d).replace(/^(?=.)/gm, '  '));
+        if (show && !ctx.json) ctx.io.stdout.write(String(d).replace(/^(?=.)/gm, '  '));
       });
       const io: CliIo = {
         ...ctx.io,
@@ -145,6 +148,12 @@ export const command: Command = {
           `the queued message did not arrive (${delivered} of 2 in beta's session)`,
         );
       say('\ndemo finished: every message arrived.');
+      if (ctx.json) {
+        ctx.printJson({
+          delivered,
+          ...(ctx.args.values.keep ? { dir, team: join(team, 'AGENTS.md') } : {}),
+        });
+      }
       return 0;
     } finally {
       for (const d of Object.values(daemons)) await d?.stop().catch(() => {});

@@ -109,7 +109,21 @@ export const command: Command = {
     const failed = checks.filter((c) => c.status === 'fail');
     const exitCode = failed.length === 0 ? EXIT.ok : ERROR_CODES[failed[0]!.code ?? 'OIS_ERR_INTERNAL'].exit;
     if (ctx.json) {
-      ctx.printJson({ ok: failed.length === 0, checks });
+      const first = failed[0];
+      ctx.printJson({
+        ok: first === undefined,
+        // The failure that decides the exit code, as the error of the envelope (docs/json.md).
+        ...(first
+          ? {
+              error: {
+                code: first.code ?? 'OIS_ERR_INTERNAL',
+                message: `${first.subject}: ${first.name}: ${first.detail}`,
+                ...(first.fix ? { hint: first.fix } : {}),
+              },
+            }
+          : {}),
+        checks,
+      });
       return exitCode;
     }
     const sw = Math.max(...checks.map((c) => c.subject.length));

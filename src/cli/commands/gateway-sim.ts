@@ -27,6 +27,7 @@ export const command: Command = {
       quiet: { type: 'boolean', description: 'Do not print the messages that arrive' },
     },
     args: { min: 0, max: 0 },
+    service: true,
     examples: [
       'export SIM_TOKEN=$(openssl rand -hex 24); ois gateway-sim --token-env SIM_TOKEN --port 18901',
     ],

@@ -135,7 +135,7 @@ async function status(ctx: CommandContext): Promise<number | undefined> {
   const s = await zerotierStatus({ env: ctx.io.env, networkId, selfName: config.name });
   const exit = s.problem ? ERROR_CODES[s.problem.code].exit : EXIT.ok;
   if (ctx.json) {
-    ctx.printJson({ ok: s.problem === null, ...s });
+    ctx.printJson({ ok: s.problem === null, ...(s.problem ? { error: s.problem } : {}), ...s });
     return exit;
   }
   const svc = s.service;

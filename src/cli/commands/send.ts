@@ -27,6 +27,12 @@ export const command: Command = {
         description: `Wait for the reply and print it (default ${DEFAULT_WAIT_SECONDS} s)`,
       },
     },
+    notes: [
+      `--wait takes a value only as --wait=SECONDS or --wait SECONDS (a number, 1 to 3600); a bare --wait waits ${DEFAULT_WAIT_SECONDS} s.`,
+      'A word after a bare --wait that is not a number is the message only when it is the whole message:',
+      '`send beta --wait "hi there"` sends "hi there"; `send beta --wait abc "hi"` is a usage error.',
+      'The message must be UTF-8: an argument holding U+FFFD (what invalid bytes become) is refused.',
+    ],
     args: { min: 1, max: Number.POSITIVE_INFINITY },
     examples: [
       'ois send beta "Can you review shared/plan.md?"',
@@ -36,7 +42,6 @@ export const command: Command = {
     ],
   },
   async run(ctx) {
-    const config = ctx.initialisedConfig();
     const { values, positionals } = ctx.args;
     const all = values.all === true;
     const names = all ? [] : [positionals[0]!];
@@ -48,15 +53,40 @@ export const command: Command = {
     }
     let wait = 0;
     if (values.wait !== undefined) {
-      wait = Number(values.wait);
-      if (!Number.isFinite(wait) || wait <= 0 || wait > 3600) {
+      const given = String(values.wait);
+      wait = /^\d+(\.\d+)?$/.test(given) ? Number(given) : Number.NaN;
+      if (!(wait > 0 && wait <= 3600)) {
+        throw new OisError('OIS_ERR_USAGE', `--wait "${given}" is not a number of seconds from 1 to 3600`, {
+          hint: `--wait alone waits ${DEFAULT_WAIT_SECONDS} s; --wait 120 or --wait=120 waits two minutes`,
+        });
+      }
+      // A bare --wait followed by a word: that word is the message only when it is the whole message.
+      // Anything else (`--wait abc "hi"`, `"hi" --wait abc`) is a mistyped value or a split message; guessing
+      // would send the wrong text, so it is refused.
+      const after = ctx.args.afterBare.wait;
+      const first = all ? 0 : 1;
+      if (after !== undefined && after >= first && words.length > 1) {
         throw new OisError(
           'OIS_ERR_USAGE',
-          `--wait ${String(values.wait)} is not a number of seconds from 1 to 3600`,
-          { hint: `--wait alone waits ${DEFAULT_WAIT_SECONDS} s; --wait=120 waits two minutes` },
+          `--wait is followed by "${positionals[after]}", which is not a number of seconds`,
+          {
+            hint: `write --wait 120 or --wait=120; a bare --wait (${DEFAULT_WAIT_SECONDS} s) goes before NAME or after the message: ois send NAME "message" --wait`,
+          },
         );
       }
     }
+    // Node turns invalid UTF-8 in an argument into U+FFFD before ois sees it; standard input refuses invalid
+    // UTF-8, so an argument does too. A U+FFFD typed on purpose can still be sent on standard input.
+    if (words.some((w) => w.includes('\uFFFD'))) {
+      throw new OisError(
+        'OIS_ERR_MESSAGE_INVALID_UTF8',
+        'the message argument is not valid UTF-8 (it holds U+FFFD, the mark of undecodable bytes)',
+        {
+          hint: 'send text in UTF-8 (for a file: iconv -t UTF-8 FILE | ois send NAME -); a U+FFFD you mean to send goes on standard input',
+        },
+      );
+    }
+    const config = ctx.initialisedConfig();
     // Like $(…) in a shell, trailing newlines of piped text are not part of the message.
     const body =
       words.length === 1 && words[0] === '-'
@@ -95,6 +125,12 @@ export const command: Command = {
     if (ctx.json) {
       ctx.printJson({
         ok: failed.length === 0 && 'path' in report.log,
+        // The error that decides the exit code, as the envelope's error (docs/json.md).
+        ...(failed.length > 0
+          ? { error: failed[0]!.error!.toJSON() }
+          : 'error' in report.log
+            ? { error: report.log.error.toJSON() }
+            : {}),
         id: report.id,
         at: report.at,
         from: report.from,
@@ -107,12 +143,13 @@ export const command: Command = {
     } else {
       for (const d of report.deliveries) printDelivery(ctx, d, report.id, daemonRuns);
     }
-    for (const d of failed) {
+    // With --json the document says it all; stderr keeps to warnings (docs/json.md).
+    for (const d of ctx.json ? [] : failed) {
       ctx.io.stderr.write(
         `error ${d.error!.code}: ${d.error!.message}\n${d.error!.hint ? `  hint: ${d.error!.hint}\n` : ''}`,
       );
     }
-    if ('error' in report.log) {
+    if ('error' in report.log && !ctx.json) {
       const e = report.log.error;
       // Say what happened to the message as it is: a refused one was not "delivered".
       const arrived = report.deliveries.every((d) => d.outcome !== 'failed' && d.outcome !== 'unknown');

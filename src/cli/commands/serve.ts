@@ -26,6 +26,7 @@ export const command: Command = {
       quiet: { type: 'boolean', description: 'No request logs on stderr' },
     },
     args: { min: 0, max: 0 },
+    service: true,
     examples: ['ois serve', 'ois --home ~/.ois-beta serve --port 18920', 'ois serve --profile work'],
   },
   async run(ctx) {
