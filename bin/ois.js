@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `ois` command. Kept tiny: an assistant runs it once per message, so start-up time is what users pay.
-import module from 'node:module';
+import module, { createRequire } from 'node:module';
 
 // Reuse V8's compiled code across runs (Node >= 22.1); a miss costs nothing but the first run.
 module.enableCompileCache?.();
@@ -21,7 +21,8 @@ process.stdout.on('error', (err) => {
   throw err;
 });
 
-const { main } = await import('../dist/cli/main.js');
+// The bundle (scripts/bundle.js) when the build made one: far fewer files for Node to load.
+const { main } = await loadMain();
 const code = await main({
   argv: process.argv.slice(2),
   env: process.env,
@@ -33,3 +34,12 @@ const code = await main({
 });
 // main() decides the exit code of a stopped command too: 130, or 0 for a service stopped by SIGTERM.
 process.exitCode = code;
+
+async function loadMain() {
+  try {
+    return createRequire(import.meta.url)('../dist/bundle/main.cjs');
+  } catch (err) {
+    if (err?.code !== 'MODULE_NOT_FOUND' || !String(err.message).includes('main.cjs')) throw err;
+    return import('../dist/cli/main.js');
+  }
+}

@@ -114,7 +114,20 @@ export interface OisErrorOptions {
 }
 
 /** The one error class. `code` decides its exit code and HTTP status. */
+/**
+ * Marks an OisError across copies of this module: the CLI ships each command as its own bundle
+ * (scripts/bundle.js), so an error thrown by a command's copy of the class must still be an OisError to
+ * the entry's copy. `Symbol.for` is one symbol per process.
+ */
+const OIS_ERROR = Symbol.for('openclaw-ois.OisError');
+
 export class OisError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return (
+      typeof value === 'object' && value !== null && (value as { [OIS_ERROR]?: unknown })[OIS_ERROR] === true
+    );
+  }
+
   readonly code: ErrorCode;
   readonly exitCode: ExitCode;
   readonly status: number;
@@ -123,6 +136,7 @@ export class OisError extends Error {
 
   constructor(code: ErrorCode, message: string, options: OisErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    Object.defineProperty(this, OIS_ERROR, { value: true });
     this.name = 'OisError';
     this.code = code;
     this.exitCode = ERROR_CODES[code].exit;

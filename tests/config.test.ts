@@ -133,3 +133,28 @@ describe('config - secrets', () => {
     expect(JSON.stringify((err as OisError).toJSON()) + (err as Error).message).not.toContain('s3cr3t');
   });
 });
+
+describe('config - ipVersion', () => {
+  it('config - ipVersion agrees with node:net isIP', async () => {
+    const { isIP } = await import('node:net');
+    const { ipVersion } = await import('../src/config/index.js');
+    for (const h of [
+      '10.147.17.5',
+      '255.255.255.255',
+      '256.1.1.1',
+      '1.2.3',
+      '01.2.3.4',
+      '::1',
+      'fe80::1',
+      '2001:db8::8a2e:370:7334',
+      '::ffff:10.0.0.1',
+      'localhost',
+      'example.com',
+      '',
+      'gggg::1',
+      '1:2:3:4:5:6:7:8:9',
+    ]) {
+      expect(ipVersion(h), h).toBe(isIP(h));
+    }
+  });
+});

@@ -631,3 +631,21 @@ describe('viewer - shared files API', () => {
     expect([400, 415]).toContain(json.statusCode);
   });
 });
+
+describe('viewer - errors say what to fix', () => {
+  it('viewer - a broken AGENTS.md answers the code, file, line and hint the CLI shows, not "internal error"', async () => {
+    fx = await viewerFixture();
+    await writeFile(
+      join(fx.dir, 'AGENTS.md'),
+      '# Team\n\n## beta (member)\n\n```yaml ois-agent\nname: beta\nrole: [member\nstatus: active\n```\n',
+    );
+    const res = await fx.app.inject({ url: '/api/agents' });
+    expect(res.statusCode, res.body).toBeGreaterThanOrEqual(400);
+    const body = res.json();
+    expect(body.code).toMatch(/^OIS_ERR_REGISTRY_(PARSE|INVALID)$/);
+    expect(body.message).toContain('AGENTS.md');
+    expect(body.message).toMatch(/AGENTS\.md:\d+/);
+    expect(body.message).not.toBe('internal error');
+    expect(typeof body.hint).toBe('string');
+  });
+});

@@ -16,7 +16,7 @@ export {
   loadConfig,
   resolveHome,
 } from './load.js';
-export { isLoopbackHost } from './net.js';
+export { ipVersion, isLoopbackHost, userHome } from './net.js';
 export { openclawConfigPath, resolveOwnToken } from './own-token.js';
 export {
   readSecrets,

@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
-import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { load as loadYaml } from 'js-yaml';
 import { OisError } from '../errors.js';
 import { findTeamFolder } from '../team/index.js';
 import { SETTINGS, type SettingDeclaration } from './declarations.js';
+import { ipVersion, userHome } from './net.js';
 
 /** OpenClaw's default gateway port (a gateway URL without a port). */
 const DEFAULT_GATEWAY_PORT = 18789;
@@ -57,7 +56,7 @@ export interface ConfigInput {
 export function resolveHome(input: ConfigInput): string {
   const raw = input.flags?.home ?? input.env.OIS_HOME;
   if (raw) return resolve(input.cwd, raw);
-  return join(input.env.HOME || homedir(), '.ois');
+  return join(userHome(input.env), '.ois');
 }
 
 /**
@@ -164,7 +163,8 @@ function serveSettings(values: Map<string, string | number | null>): InstanceCon
   const port = configured ?? derivedServePort(gateway);
   const url = (values.get('serve.url') as string | null) ?? `http://${gatewayHost}:${port}`;
   const urlHost = new URL(url).hostname.replace(/^\[|\]$/g, '');
-  const host = (values.get('serve.host') as string | null) ?? (isIP(urlHost) ? urlHost : '127.0.0.1');
+  const host =
+    (values.get('serve.host') as string | null) ?? (ipVersion(urlHost) !== 0 ? urlHost : '127.0.0.1');
   return {
     port,
     portSource: configured === null ? 'derived' : 'configured',

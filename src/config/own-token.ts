@@ -1,15 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Env } from './load.js';
-import { isLoopbackHost } from './net.js';
+import { isLoopbackHost, userHome } from './net.js';
 import { resolveToken, type TokenSource } from './secrets.js';
 
 /** Where OpenClaw keeps its gateway's config for this environment (docs/gateway/config-gateway.md). */
 export function openclawConfigPath(env: Env, profile?: string): string {
   if (env.OPENCLAW_CONFIG_PATH) return env.OPENCLAW_CONFIG_PATH;
   if (env.OPENCLAW_STATE_DIR) return join(env.OPENCLAW_STATE_DIR, 'openclaw.json');
-  const home = env.OPENCLAW_HOME || env.HOME || homedir();
+  const home = env.OPENCLAW_HOME || userHome(env);
   const name = profile ?? env.OPENCLAW_PROFILE;
   return join(home, name ? `.openclaw-${name}` : '.openclaw', 'openclaw.json');
 }

@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { OisError, storageError } from '../errors.js';
+import { uniqueSuffix } from './atomic.js';
 
 /**
  * A lock that works on NFS and SMB, where O_APPEND and fcntl locks cannot be trusted across machines:
@@ -72,11 +70,15 @@ export async function acquireLock(target: string, options: LockOptions = {}): Pr
       );
     }
     // Short, jittered waits: a holder keeps the lock for one small write, so long sleeps waste throughput.
-    await sleep(delay + Math.random() * delay);
+    await new Promise((resolve) => setTimeout(resolve, delay + Math.random() * delay));
     delay = Math.min(delay * 2, 32);
   }
 
-  const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+  const owner: LockOwner = {
+    pid: process.pid,
+    host: process.getBuiltinModule('node:os').hostname(),
+    since: new Date().toISOString(),
+  };
   await writeFile(`${dir}/owner`, JSON.stringify(owner)).catch(() => {});
   const refresh = setInterval(
     () => {
@@ -103,7 +105,7 @@ async function breakIfStale(dir: string, staleMs: number): Promise<boolean> {
     return true; // released between our mkdir and stat: try again at once
   }
   if (Date.now() - mtimeMs < staleMs) return false;
-  const graveyard = `${dir}.stale-${randomBytes(6).toString('hex')}`;
+  const graveyard = `${dir}.stale-${uniqueSuffix()}`;
   try {
     await rename(dir, graveyard);
   } catch {

@@ -151,8 +151,16 @@ export async function viewerPlugin(app: FastifyInstance, opts: ViewerOptions): P
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const { status, code, message } = viewerError(err);
+    // Our own errors say what to fix, as the CLI does (a broken AGENTS.md: the file, the line, the hint);
+    // only an unexpected error stays 'internal error'.
+    const ours = err instanceof OisError && err.code !== 'OIS_ERR_INTERNAL';
     if (status >= 500) request.log.error({ err }, 'viewer request failed');
-    reply.status(status).send({ code, message: status >= 500 ? 'internal error' : message });
+    if (ours) {
+      return reply
+        .status(status)
+        .send({ code, message, ...(err.hint === undefined ? {} : { hint: err.hint }) });
+    }
+    return reply.status(status).send({ code, message: status >= 500 ? 'internal error' : message });
   });
 
   const authenticated = (request: FastifyRequest): boolean => {

@@ -13,6 +13,11 @@ const BODY = String.raw`
 
   function status(text) { $('status').textContent = text || ''; }
 
+  // What the CLI would print: the code, the message (with file and line for AGENTS.md), the hint.
+  function errorText(data, code) {
+    if (!data || typeof data !== 'object' || !data.message) return 'HTTP ' + code;
+    return (data.code ? data.code + ': ' : '') + data.message + (data.hint ? ' (hint: ' + data.hint + ')' : '');
+  }
   function api(path, init) {
     init = init || {};
     var headers = Object.assign({ 'x-ois-viewer': '1' }, init.headers || {});
@@ -21,7 +26,7 @@ const BODY = String.raw`
       var type = res.headers.get('content-type') || '';
       var parsed = type.indexOf('application/json') >= 0 ? res.json() : res.text();
       return parsed.then(function (data) {
-        if (!res.ok) throw new Error((data && data.message) || ('HTTP ' + res.status));
+        if (!res.ok) throw new Error(errorText(data, res.status));
         return data;
       });
     });
