@@ -31,8 +31,7 @@ export interface AppDeps {
   viewer?: ViewerOptions;
 }
 
-/** Secrets that must never reach a log line. */
-export const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.password'];
+export { LOG_REDACT } from '../logger.js';
 
 /**
  * The daemon's HTTP app: the inbound federation API (specs/federation.md) and health routes. Never listens

@@ -26,10 +26,11 @@ import {
   sendAs,
   settleUnsettled,
 } from '../federation/index.js';
+import { daemonLogger } from '../logger.js';
 import { cachedRegistry } from '../registry/index.js';
 import { FsTeamStore, writeFileAtomic } from '../team/index.js';
 import { invokeTool, sessionsSend } from '../transport/index.js';
-import { buildApp, LOG_REDACT } from './app.js';
+import { buildApp } from './app.js';
 
 export interface RunningDaemon {
   app: FastifyInstance;
@@ -139,7 +140,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     deliver: async (text) => {
       await sessionsSend(target, { message: text, retries: 2, minRetryDelayMs: 200, dispatcher: gateway });
     },
-    logger: options.log === false ? false : { level: 'info', redact: LOG_REDACT, stream: options.log },
+    logger: options.log === false ? false : await daemonLogger(options.log),
     viewer: {
       store,
       registry,

@@ -70,8 +70,12 @@ export const command: Command = {
     const signal = ctx.io.signal;
     if (!signal) throw new OisError('OIS_ERR_INTERNAL', 'serve needs a stop signal');
     if (!signal.aborted) await once(signal, 'abort');
-    // Graceful: stop accepting, let in-flight deliveries finish, remove the state file.
+    // Graceful: stop accepting, let in-flight deliveries finish, remove the state file; say so in the log.
+    const why = typeof signal.reason === 'string' ? signal.reason : 'a stop signal';
+    daemon.app.log.info({ signal: why }, `stopping on ${why}: no new requests, finishing what is in flight`);
+    const started = Date.now();
     await daemon.stop();
+    daemon.app.log.info({ ms: Date.now() - started }, 'stopped');
     return 0;
   },
 };
