@@ -107,6 +107,7 @@ export async function benchDaemon({ root, messages = 3000, concurrency = 16, lat
     const idleRssMb = mb('VmRSS');
     const idleAnonMb = mb('RssAnon');
     const idleFileMb = mb('RssFile');
+    const mb2 = (text, field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(text)[1]) / 1024;
 
     const throughput = async (send, makeBody) => {
       const bodies = Array.from({ length: messages }, makeBody);
@@ -136,6 +137,14 @@ export async function benchDaemon({ root, messages = 3000, concurrency = 16, lat
     const daemonRate = await throughput(viaDaemon, envelope);
     const directLat = await latency(direct, directBody);
     const daemonLat = await latency(viaDaemon, envelope);
+    // Does the daemon's memory level off under load? RSS after each further round of messages.
+    const rssSeries = [];
+    let sent = messages * 2 + latencyRuns;
+    for (let round = 0; round < 4; round++) {
+      await throughput(viaDaemon, envelope);
+      sent += messages;
+      rssSeries.push({ sent, rssMb: mb2(await readFile(`/proc/${daemon.pid}/status`, 'utf8'), 'VmRSS') });
+    }
     const delivered = sim.requests.length;
     await daemonPool.close();
     await simPool.close();
@@ -149,6 +158,7 @@ export async function benchDaemon({ root, messages = 3000, concurrency = 16, lat
       idleRssMb,
       idleAnonMb,
       idleFileMb,
+      rssSeries,
       delivered,
     };
   } finally {

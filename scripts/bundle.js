@@ -18,15 +18,15 @@ const commands = readdirSync(commandsDir)
   .map((f) => f.slice(0, -3));
 
 // CommonJS: Node loads a required file with less work than an ES module (no linking phase), and the
-// launcher needs one require. js-yaml and p-retry (ES-only, so not requirable with its default export) are
-// bundled in; the other packages (undici,
-// fastify, pino) stay in node_modules and load only on the paths that need them.
+// launcher needs one require. js-yaml, p-retry (ES-only: its default export does not survive a require) and
+// undici (108 files otherwise, for every send) are bundled in; fastify and pino stay in node_modules and
+// load only in the daemon.
 const common = {
   bundle: true,
   format: 'cjs',
   platform: 'node',
   target: 'node22',
-  external: ['undici', 'fastify', '@fastify/*', 'pino', 'pino-*', 'playwright-core'],
+  external: ['fastify', '@fastify/*', 'pino', 'pino-*', 'playwright-core'],
   logLevel: 'warning',
   legalComments: 'none',
 };
