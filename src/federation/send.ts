@@ -269,8 +269,7 @@ async function deliverOne(
   id: string,
   at: Date,
 ): Promise<DeliveryReport> {
-  const started = performance.now();
-  const took = () => round((performance.now() - started) / 1000);
+  const took = stopwatch();
   const to = r.agent.name;
   if ((input.waitSeconds ?? 0) > 0) return waitedSend(input, r, body, id, at);
 
@@ -362,8 +361,7 @@ async function waitedSend(
   id: string,
   at: Date,
 ): Promise<DeliveryReport> {
-  const started = performance.now();
-  const took = () => round((performance.now() - started) / 1000);
+  const took = stopwatch();
   const text = deliveredText({ from: input.from, to: r.agent.name, id, at }, body);
   const paths: PathReport[] = [];
   const send = async (target: { url: string; token: string; sessionKey: string }, note?: string) => {
@@ -484,6 +482,12 @@ function fromResult(result: SendResult): Omit<DeliveryReport, 'to' | 'seconds'> 
 function toChatDelivery(d: DeliveryReport): ChatDelivery {
   const code = d.error?.code ?? d.code;
   return { to: d.to, outcome: d.outcome, seconds: d.seconds, ...(code ? { code } : {}) };
+}
+
+/** Seconds since the call, rounded to the millisecond, each time the returned function is called. */
+function stopwatch(): () => number {
+  const started = performance.now();
+  return () => round((performance.now() - started) / 1000);
 }
 
 function round(seconds: number): number {
