@@ -7,6 +7,7 @@
 // Why esbuild: it bundles and tree-shakes TypeScript-built ESM in well under a second, and its Linux binary
 // comes from the npm registry as an optional dependency (@esbuild/linux-x64).
 import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -45,16 +46,64 @@ const lazyCommands = {
   },
 };
 
+// undici's index loads all of undici (fetch, WebSocket, caches, mocks: node:zlib, node:dns, worker_threads).
+// The transport needs Agent, its dispatch() and request(): the bundle's `undici` loads those at once and every
+// other export on first use. (The idea and the two shims below come from a colleague's rolldown version.)
+const require = createRequire(import.meta.url);
+const undiciLib = (file) => JSON.stringify(require.resolve(`undici/lib/${file}`));
+function slimUndici() {
+  const names = Object.keys(require('undici')).filter((k) => k !== 'Agent');
+  return `const Agent = require(${undiciLib('dispatcher/agent')});
+const Dispatcher = require(${undiciLib('dispatcher/dispatcher')});
+Object.assign(Dispatcher.prototype, require(${undiciLib('api')}));
+let full;
+const load = () => (full ??= require(${JSON.stringify(require.resolve('undici'))}));
+exports.Agent = Agent;
+for (const name of ${JSON.stringify(names)}) {
+  Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });
+}`;
+}
+
+// undici's HTTP/2 client requires node:http2 (and node:tls, ~15 ms) when it loads, only to read `constants`;
+// OIS speaks HTTP/1.1. The constants are protocol numbers and header names that no Node version changes, so
+// the build copies them and the module loads on first use of anything else.
+async function lazyHttp2() {
+  const { constants } = await import('node:http2');
+  return `const constants = Object.freeze(${JSON.stringify(constants)});
+let real;
+module.exports = new Proxy({ constants }, {
+  get(_, key) {
+    if (key === 'constants') return constants;
+    real ??= process.getBuiltinModule('node:http2');
+    return real[key];
+  },
+});`;
+}
+
+const slim = {
+  name: 'slim-undici',
+  setup(b) {
+    b.onResolve({ filter: /^undici$/ }, () => ({ path: 'undici', namespace: 'ois-slim' }));
+    b.onResolve({ filter: /^(node:)?http2$/ }, () => ({ path: 'http2', namespace: 'ois-slim' }));
+    b.onLoad({ filter: /.*/, namespace: 'ois-slim' }, async (args) => ({
+      contents: args.path === 'undici' ? slimUndici() : await lazyHttp2(),
+      loader: 'js',
+      resolveDir: root,
+    }));
+  },
+};
+
 await Promise.all([
   build({
     ...common,
     entryPoints: [join(root, 'src', 'cli', 'main.ts')],
     outfile: join(root, 'dist', 'bundle', 'main.cjs'),
-    plugins: [lazyCommands],
+    plugins: [lazyCommands, slim],
   }),
   build({
     ...common,
     entryPoints: commands.map((name) => join(commandsDir, `${name}.ts`)),
+    plugins: [slim],
     outdir: join(root, 'dist', 'bundle', 'commands'),
     outExtension: { '.js': '.cjs' },
   }),

@@ -42,6 +42,19 @@ describe('startup - a command loads only what it needs', () => {
     expect([...ours].sort()).toEqual(['/dist/bundle/commands/agents.cjs', '/dist/bundle/main.cjs']);
   });
 
+  it('startup - ois send loads only the HTTP/1.1 part of undici: no http2, tls, zlib or worker threads', async () => {
+    const { makeTeam } = await import('./helpers/team.js');
+    const team = await makeTeam(['alpha', 'beta']);
+    try {
+      const alpha = team.agents.alpha!;
+      const loaded = await modulesOf(['--home', alpha.home, 'send', 'beta', 'hi'], { OIS_SEND_RETRIES: '1' });
+      expect(team.agents.beta!.sim.transcript('agent:main:main')).toHaveLength(1);
+      expect(loaded.filter((m) => /^node:(http2|tls|zlib|worker_threads|dns)$/.test(m))).toEqual([]);
+    } finally {
+      await team.close();
+    }
+  });
+
   it('startup - ois --help and --version load no command at all', async () => {
     for (const args of [['--help'], ['--version']]) {
       const loaded = await modulesOf(args);

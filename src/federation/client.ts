@@ -1,7 +1,7 @@
 import pRetry, { AbortError } from 'p-retry';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { ERROR_CODES, type ErrorCode, isOisError, OisError } from '../errors.js';
-import { networkProblem, parseRetryAfter, readBounded } from '../transport/index.js';
+import { networkProblem, parseRetryAfter, readBounded, requestVia } from '../transport/index.js';
 
 /** A daemon answers a few hundred bytes; more is not a daemon's answer. */
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -53,11 +53,10 @@ export async function postEnvelope(
     const status = await pRetry(
       async () => {
         attempts++;
-        let res: Awaited<ReturnType<typeof request>>;
+        let res: Awaited<ReturnType<typeof requestVia>>;
         try {
-          res = await request(endpoint, {
+          res = await requestVia(dispatcher, endpoint, {
             method: 'POST',
-            dispatcher,
             headers: { 'content-type': 'application/json' },
             body,
             headersTimeout: options.timeoutMs,

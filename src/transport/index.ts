@@ -16,4 +16,4 @@ export {
   type SendResult,
   sessionsSend,
 } from './gateway-client.js';
-export { networkProblem, type Probe, probeGet, readBounded } from './probe.js';
+export { networkProblem, type Probe, probeGet, readBounded, requestVia } from './probe.js';

@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 
 export interface Probe {
   status: number;
@@ -13,9 +13,8 @@ export async function probeGet(url: string, timeoutMs: number): Promise<Probe> {
   const dispatcher = new Agent({ connect: { timeout: timeoutMs } });
   const started = performance.now();
   try {
-    const res = await request(url, {
+    const res = await requestVia(dispatcher, url, {
       method: 'GET',
-      dispatcher,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     });
@@ -80,4 +79,18 @@ export async function readBounded(
     chunks.push(b);
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * undici's `request(url, {dispatcher})`, through the dispatcher's own method: the top-level function lives in
+ * undici's index, which the CLI bundle loads only on first use (scripts/bundle.js), and one POST or probe must
+ * not load fetch, WebSocket and the caches.
+ */
+export function requestVia(
+  dispatcher: Dispatcher,
+  url: string,
+  options: Omit<Dispatcher.RequestOptions, 'origin' | 'path'>,
+): Promise<Dispatcher.ResponseData> {
+  const u = new URL(url);
+  return dispatcher.request({ ...options, origin: u.origin, path: `${u.pathname}${u.search}` });
 }

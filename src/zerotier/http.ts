@@ -1,5 +1,5 @@
-import { Agent, request } from 'undici';
-import { networkProblem, readBounded } from '../transport/index.js';
+import { Agent } from 'undici';
+import { networkProblem, readBounded, requestVia } from '../transport/index.js';
 
 /** What a ZeroTier API answered: status, headers, and the body parsed as JSON when it is JSON. */
 export interface JsonResponse {
@@ -38,11 +38,10 @@ export class JsonHttp {
       payload = JSON.stringify(req.body);
       headers['content-type'] = 'application/json';
     }
-    const res = await request(req.url, {
+    const res = await requestVia(this.agent, req.url, {
       method: req.method,
       headers,
       ...(payload === undefined ? {} : { body: payload }),
-      dispatcher: this.agent,
       headersTimeout: req.timeoutMs,
       bodyTimeout: req.timeoutMs,
     });
