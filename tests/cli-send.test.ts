@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseHeader } from '../src/federation/index.js';
-import { OIS_BIN } from './helpers/cli.js';
+import { freePort, OIS_BIN } from './helpers/cli.js';
 import { makeTeam, type TestTeam } from './helpers/team.js';
 
 let team: TestTeam | undefined;
@@ -19,14 +18,6 @@ async function allFiles(dir: string): Promise<string> {
     if (entry.isFile()) out.push(await readFile(join(entry.parentPath, entry.name), 'utf8'));
   }
   return out.join('\n');
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 describe('send - direct delivery through the ois command', () => {
@@ -135,7 +126,7 @@ describe('send - direct delivery through the ois command', () => {
 
   it('send - an unreachable peer is retried, then exit 4, with one whole entry in the log', async () => {
     team = await makeTeam(['alpha', 'beta']);
-    const port = await closedPort();
+    const port = await freePort();
     const agents = join(team.dir, 'AGENTS.md');
     const text = await readFile(agents, 'utf8');
     await writeFile(agents, text.replace(team.agents.beta!.sim.url, `http://127.0.0.1:${port}`));
@@ -158,7 +149,7 @@ describe('send - direct delivery through the ois command', () => {
 describe('send - a peer that cannot be reached', () => {
   it('send - by default the message is durably queued: exit 0, outcome queued, in the outbox and the log', async () => {
     team = await makeTeam(['alpha', 'beta']);
-    const port = await closedPort();
+    const port = await freePort();
     const agents = join(team.dir, 'AGENTS.md');
     await writeFile(
       agents,

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseHeader } from '../src/federation/index.js';
+import { freePort } from './helpers/cli.js';
 import { type Daemon, serve, stopDaemons } from './helpers/daemon.js';
 import { makeTeam, type TestAgent, type TestTeam } from './helpers/team.js';
 
@@ -16,14 +17,6 @@ afterEach(async () => {
 async function stop(d: Daemon): Promise<void> {
   d.child.kill('SIGTERM');
   if (d.child.exitCode === null) await new Promise((r) => d.child.on('close', r));
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** The bodies beta's session got, in order, once `n` have arrived (10 s at most). */

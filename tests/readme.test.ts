@@ -1,19 +1,11 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { freePort } from './helpers/cli.js';
 import { ROOT } from './helpers/spec-blocks.js';
 
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describe('readme - the newcomer path', () => {
   it('readme - .ci/run runs the two commands the README gives', () => {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './spec-blocks.js';
@@ -50,4 +51,13 @@ export function runOis(args: string[], options: RunOptions = {}): Promise<RunRes
 
 export async function tempDir(prefix = 'ois-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** A loopback port that was free a moment ago (nothing listens on it now). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
 }
