@@ -313,28 +313,37 @@ export async function logReceipt(store: TeamStore, self: string, m: OutboxMessag
   }).catch(() => {});
 }
 
+/** An attempt of `drainPeer`, and where the outbox left the message after it (null: dropped meanwhile). */
+export interface Drained {
+  attempt: Attempt;
+  state: OutboxMessage['state'] | null;
+}
+
 /**
  * Sends what waits for one peer now, in order, without a daemon (`ois send` and `ois outbox retry` on an
  * instance that runs no `ois serve`): claims the peer's oldest pending message, attempts it, settles it,
- * and goes on until the line is empty, one fails, or another process holds the head. Returns each attempt
- * by outbox id.
+ * and goes on until `until` was sent, the line is empty, one fails, or another process holds the head.
+ * Returns each attempt by outbox id.
  */
 export async function drainPeer(
   outbox: Outbox,
   peer: string,
   courier: Courier,
-  log: { store: TeamStore; self: string; skipReceipt?: string },
-): Promise<Map<string, Attempt>> {
-  const results = new Map<string, Attempt>();
+  log: { store: TeamStore; self: string; until?: string; skipReceipt?: string },
+): Promise<Map<string, Drained>> {
+  const results = new Map<string, Drained>();
   const leaseMs = leaseMsFor(courier.settings);
   for (;;) {
     const m = outbox.claimHead(peer, leaseMs);
     if (!m) return results;
     const attempt = await attemptDelivery(readQueued(m.payload), courier);
-    results.set(m.id, attempt);
     const after = settle(outbox, m.id, attempt);
+    results.set(m.id, { attempt, state: after?.state ?? null });
     if (!attempt.ok) return results;
+    // The chat log said 'queued' when these were sent: say when they arrived (not for the message a send is
+    // logging itself right now).
     if (after && m.id !== log.skipReceipt) await logReceipt(log.store, log.self, after);
+    if (m.id === log.until) return results;
   }
 }
 

@@ -4,6 +4,7 @@ export {
   type AttemptSettings,
   attemptDelivery,
   type Courier,
+  type Drained,
   drainPeer,
   leaseMsFor,
   logReceipt,

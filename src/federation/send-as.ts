@@ -1,7 +1,7 @@
 import { type Env, type InstanceConfig, resolveToken } from '../config/index.js';
 import type { Agent, Registry } from '../registry/index.js';
 import type { TeamStore } from '../team/index.js';
-import { type Attempt, type Courier, drainPeer, type Moved } from './dispatch.js';
+import { type Courier, type Drained, drainPeer, type Moved } from './dispatch.js';
 import { loadIdentity } from './identity.js';
 import { Outbox } from './outbox.js';
 import { planRecipients, type SendReport, sendMessage } from './send.js';
@@ -118,8 +118,8 @@ export async function instanceCourier(
 }
 
 /**
- * Sends what waits for `peer` now, in order, on an instance that runs no daemon (`ois outbox retry`).
- * Returns each attempt by outbox id.
+ * Sends what waits for `peer` now, in order, up to and including `until`, on an instance that runs no daemon
+ * (`ois outbox retry`). Returns each attempt by outbox id.
  */
 export async function sendQueuedNow(
   config: InstanceConfig & { name: string },
@@ -127,10 +127,11 @@ export async function sendQueuedNow(
   store: TeamStore,
   outbox: Outbox,
   peer: string,
+  until: string,
   options: { warn?: (message: string) => void; signal?: AbortSignal } = {},
-): Promise<Map<string, Attempt>> {
+): Promise<Map<string, Drained>> {
   let cached: Promise<Registry> | null = null;
   const { loadRegistry } = await import('../registry/index.js');
   const courier = await instanceCourier(config, env, store, () => (cached ??= loadRegistry(store)), options);
-  return drainPeer(outbox, peer, courier, { store, self: config.name });
+  return drainPeer(outbox, peer, courier, { store, self: config.name, until });
 }

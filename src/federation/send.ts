@@ -301,23 +301,19 @@ async function deliverOne(
     const results = await drainPeer(outbox, to, courier, {
       store: input.store,
       self: input.from,
+      until: key,
       skipReceipt: key,
     });
     const own = results.get(key);
-    const earlier = [...results.keys()].filter((k) => k !== key).length;
+    const earlier = results.size - (own ? 1 : 0);
     if (own) {
-      const report = fromAttempt(
-        to,
-        own,
-        outbox.list({ peer: to, state: 'queued' }).some((m) => m.id === key) ? 'queued' : null,
-      );
       return {
-        ...report,
+        ...fromAttempt(to, own.attempt, own.state),
         seconds: took(),
         ...(earlier > 0 ? { note: `sent after ${earlier} earlier queued message(s)` } : {}),
       };
     }
-    const blocker = [...results.values()].find((a) => !a.ok);
+    const blocker = [...results.values()].find((d) => !d.attempt.ok)?.attempt;
     if (blocker && !blocker.ok) {
       return {
         to,

@@ -79,11 +79,11 @@ export const command: Command = {
 
 async function retryNow(ctx: CommandContext, outbox: Outbox, m: OutboxMessage): Promise<number> {
   const { sendQueuedNow } = await import('../../federation/index.js');
-  const results = await sendQueuedNow(ctx.initialisedConfig(), ctx.io.env, ctx.team(), outbox, m.peer, {
+  const results = await sendQueuedNow(ctx.initialisedConfig(), ctx.io.env, ctx.team(), outbox, m.peer, m.id, {
     warn: (message) => ctx.warn(message),
     ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
   });
-  const own = results.get(m.id);
+  const own = results.get(m.id)?.attempt;
   const after = outbox.list({ state: ['queued', 'inflight', 'dead'] }).find((x) => x.id === m.id) ?? null;
   const delivered = own?.ok === true;
   const error = own && !own.ok ? own.error : null;
@@ -92,7 +92,12 @@ async function retryNow(ctx: CommandContext, outbox: Outbox, m: OutboxMessage): 
       ok: delivered,
       action: 'retry',
       message: after ?? { ...m, state: 'delivered' },
-      sent: [...results].map(([id, a]) => ({ id, ok: a.ok, seconds: a.seconds, paths: a.paths })),
+      sent: [...results].map(([id, { attempt: a }]) => ({
+        id,
+        ok: a.ok,
+        seconds: a.seconds,
+        paths: a.paths,
+      })),
       ...(error ? { error: error.toJSON() } : {}),
     });
   } else if (delivered) {
