@@ -81,6 +81,15 @@ export const ERROR_CODES = {
   OIS_ERR_ZT_PROTOCOL: REJECTED,
   OIS_ERR_NOT_ADMIN: USAGE,
 
+  OIS_ERR_MEMBER_FORBIDDEN: { exit: EXIT.usage, status: 403 },
+  OIS_ERR_MEMBER_SELF: { exit: EXIT.usage, status: 409 },
+  OIS_ERR_MEMBER_OWNER: { exit: EXIT.usage, status: 409 },
+  OIS_ERR_MEMBER_TRANSITION: { exit: EXIT.usage, status: 409 },
+  OIS_ERR_MEMBER_UNKNOWN: USAGE,
+  OIS_ERR_MEMBER_UNVERIFIED: { exit: EXIT.usage, status: 403 },
+  OIS_ERR_MEMBERSHIP_INVALID: CONFIG,
+  OIS_ERR_CONFIRM_REQUIRED: USAGE,
+
   OIS_ERR_OUTBOX_NOT_FOUND: USAGE,
   OIS_ERR_OUTBOX_CORRUPT: STORAGE,
 
@@ -93,6 +102,7 @@ export const ERROR_CODES = {
   OIS_ERR_SIGNATURE_INVALID: { exit: EXIT.rejected, status: 401 },
   OIS_ERR_SENDER_UNKNOWN: { exit: EXIT.rejected, status: 403 },
   OIS_ERR_SENDER_INACTIVE: { exit: EXIT.rejected, status: 403 },
+  OIS_ERR_SENDER_UNVERIFIED: { exit: EXIT.rejected, status: 403 },
   OIS_ERR_RECIPIENT_MISMATCH: { exit: EXIT.rejected, status: 404 },
   OIS_ERR_RATE_LIMITED: { exit: EXIT.unreachable, status: 429 },
   OIS_ERR_LOCAL_GATEWAY: { exit: EXIT.unreachable, status: 503 },

@@ -15,6 +15,7 @@ const RANK: Record<string, number> = {
   registry: 2,
   chatlog: 2,
   zerotier: 3,
+  membership: 3,
   federation: 4,
   doctor: 5,
   server: 6,

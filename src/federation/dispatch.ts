@@ -14,7 +14,7 @@ import { sessionsSend } from '../transport/index.js';
 import { postEnvelope } from './client.js';
 import { isTransient, retryAfterOf } from './deliver.js';
 import { type Envelope, signEnvelope } from './envelope.js';
-import type { Identity } from './identity.js';
+import type { Identity } from '../membership/index.js';
 import { deliveredText, newMessageId, parseHeader } from './message.js';
 import type { Outbox, OutboxMessage } from './outbox.js';
 import { federationOf } from './peer.js';

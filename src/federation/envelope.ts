@@ -1,4 +1,5 @@
-import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { signBytes, verifyBytes } from '../membership/index.js';
 
 /** A signed federated message (specs/federation.md). */
 export interface Envelope {
@@ -22,7 +23,6 @@ export type UnsignedEnvelope = Omit<Envelope, 'sig'>;
 export const ENVELOPE_VERSION = 1;
 export const MAX_ENVELOPE_BODY_BYTES = 1_900_000;
 const DOMAIN = 'ois-envelope-v1\n';
-const PUBLIC_KEY_PREFIX = 'ed25519:';
 
 /** The JSON Schema of an envelope, as specs/federation.md gives it (a test keeps the two equal). */
 export const ENVELOPE_SCHEMA = {
@@ -59,42 +59,11 @@ export function sentTimeOf(e: Pick<Envelope, 'createdAt' | 'sentAt'>): string {
 }
 
 export function signEnvelope(e: UnsignedEnvelope, privateKey: KeyObject): Envelope {
-  return { ...e, sig: sign(null, canonicalBytes(e), privateKey).toString('base64url') };
+  return { ...e, sig: signBytes(canonicalBytes(e), privateKey) };
 }
 
 /** True when `sig` is the signature of the envelope by the key `publicKey` (`ed25519:<base64url>`). */
 export function verifyEnvelope(e: Envelope, publicKey: string): boolean {
-  const key = parsePublicKey(publicKey);
-  if (!key) return false;
   const { sig, ...rest } = e;
-  const signature = Buffer.from(sig, 'base64url');
-  if (signature.length !== 64) return false;
-  try {
-    return verify(null, canonicalBytes(rest), key, signature);
-  } catch {
-    return false;
-  }
-}
-
-/** `ed25519:<base64url raw key>` of a key pair's public half. */
-export function formatPublicKey(key: KeyObject): string {
-  const jwk = (key.type === 'private' ? createPublicKey(key) : key).export({ format: 'jwk' });
-  return `${PUBLIC_KEY_PREFIX}${jwk.x}`;
-}
-
-/** The key object of an `ed25519:` public key; null when it is not one. */
-export function parsePublicKey(text: string): KeyObject | null {
-  if (typeof text !== 'string' || !text.startsWith(PUBLIC_KEY_PREFIX)) return null;
-  const x = text.slice(PUBLIC_KEY_PREFIX.length);
-  if (!/^[A-Za-z0-9_-]{43}$/.test(x)) return null;
-  try {
-    return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' });
-  } catch {
-    return null;
-  }
-}
-
-/** A private key from its PKCS#8 PEM text. */
-export function parsePrivateKey(pem: string): KeyObject {
-  return createPrivateKey({ key: pem, format: 'pem' });
+  return verifyBytes(canonicalBytes(rest), sig, publicKey);
 }

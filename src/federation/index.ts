@@ -20,15 +20,20 @@ export {
   ENVELOPE_SCHEMA,
   ENVELOPE_VERSION,
   type Envelope,
-  formatPublicKey,
   MAX_ENVELOPE_BODY_BYTES,
-  parsePublicKey,
   sentTimeOf,
   signEnvelope,
   type UnsignedEnvelope,
   verifyEnvelope,
 } from './envelope.js';
-export { ensureIdentity, IDENTITY_FILE, type Identity, loadIdentity } from './identity.js';
+export {
+  ensureIdentity,
+  formatPublicKey,
+  IDENTITY_FILE,
+  type Identity,
+  loadIdentity,
+  parsePublicKey,
+} from '../membership/index.js';
 export {
   type InboxDeps,
   type InboxLog,

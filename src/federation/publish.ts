@@ -10,7 +10,7 @@ import {
   upsertAgentText,
 } from '../registry/index.js';
 import type { TeamStore } from '../team/index.js';
-import { loadIdentity } from './identity.js';
+import { loadIdentity } from '../membership/index.js';
 
 export interface PublishChanges {
   role?: Role;

@@ -2,7 +2,7 @@ import { type Env, type InstanceConfig, resolveToken } from '../config/index.js'
 import type { Agent, Registry } from '../registry/index.js';
 import type { TeamStore } from '../team/index.js';
 import { type Courier, type Drained, drainPeer, type Moved } from './dispatch.js';
-import { loadIdentity } from './identity.js';
+import { loadIdentity } from '../membership/index.js';
 import { Outbox } from './outbox.js';
 import { planRecipients, type SendReport, sendMessage } from './send.js';
 

@@ -17,7 +17,7 @@ import {
   settle,
 } from './dispatch.js';
 import { MAX_ENVELOPE_BODY_BYTES } from './envelope.js';
-import type { Identity } from './identity.js';
+import type { Identity } from '../membership/index.js';
 import { checkBody, deliveredText, newMessageId } from './message.js';
 import type { Outbox } from './outbox.js';
 import { type FederationRef, federationOf } from './peer.js';

@@ -61,7 +61,7 @@ export function upsertAgentText(text: string, registry: Registry, fields: AgentF
       else lines.splice(prose, lines[prose + 1]?.trim() === '' ? 2 : 1);
     }
     const heading = lines[span.headingLine]!.replace(/\r$/, '');
-    const m = /^(\s*##\s+)(.*?)\s*\((admin|member)\)\s*$/.exec(heading);
+    const m = /^(\s*##\s+)(.*?)\s*\((owner|admin|member)\)\s*$/.exec(heading);
     if (m && m[3] !== fields.role && agentId(m[2]!) === id) {
       lines[span.headingLine] = `${m[1]}${m[2]} (${fields.role})${hadCr(span.headingLine) ? '\r' : ''}`;
     }

@@ -275,7 +275,7 @@ function parseCanonical(
     bad(`unknown role "${String(role ?? '')}" for ${name || 'this agent'} (use ${ROLES.join(' or ')})`);
   }
   const status = d.status ?? 'active';
-  if (!STATUSES.includes(status as AgentStatus)) {
+  if (!(STATUSES as readonly unknown[]).includes(status)) {
     bad(`unknown status "${String(status)}" (use ${STATUSES.join(', ')})`);
   }
   if (d.description !== undefined && d.description !== null && typeof d.description !== 'string') {

@@ -1,8 +1,13 @@
-export const ROLES = ['admin', 'member'] as const;
+/** `owner` is the team's founder (exactly one, once the team has membership records: specs/membership.md). */
+export const ROLES = ['owner', 'admin', 'member'] as const;
 export type Role = (typeof ROLES)[number];
 
-export const STATUSES = ['active', 'pending', 'disabled'] as const;
-export type AgentStatus = (typeof STATUSES)[number];
+export const STATUSES = ['active', 'pending', 'disabled', 'rejected', 'left', 'removed'] as const;
+/**
+ * A status AGENTS.md may say, or `unverified`: never written, it is what the membership view gives an entry
+ * the team's signed records do not back (src/membership/view.ts).
+ */
+export type AgentStatus = (typeof STATUSES)[number] | 'unverified';
 
 export interface GatewayRef {
   url: string;

@@ -2,7 +2,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OisError, storageError } from '../errors.js';
-import { formatPublicKey, parsePrivateKey } from './envelope.js';
+import { formatPublicKey, parsePrivateKey } from './keys.js';
 
 export const IDENTITY_FILE = 'identity.key';
 

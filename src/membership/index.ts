@@ -1,0 +1,54 @@
+export {
+  type Actor,
+  type ChangeResult,
+  changeMembership,
+  type MembershipChange,
+  syncFace,
+} from './actions.js';
+export {
+  appendRecord,
+  type Chain,
+  type ChainProblem,
+  checkPin,
+  MEMBERSHIP_FILE,
+  PIN_FILE,
+  readChain,
+  readPin,
+  replayChain,
+  type TeamPin,
+  updatePin,
+} from './chain.js';
+export { ensureIdentity, IDENTITY_FILE, type Identity, loadIdentity } from './identity.js';
+export { formatPublicKey, parsePrivateKey, parsePublicKey, signBytes, verifyBytes } from './keys.js';
+export {
+  MEMBER_OPS,
+  MEMBER_ROLES,
+  MEMBER_STATUSES,
+  type MemberOp,
+  type MemberRecord,
+  type MemberRole,
+  type MemberStatus,
+  parseRecord,
+  RECORD_VERSION,
+  recordBytes,
+  recordHash,
+  renderRecord,
+  signRecord,
+  type UnsignedRecord,
+} from './records.js';
+export {
+  applyRecord,
+  EMPTY_STATE,
+  type Member,
+  type MembershipState,
+  SELF_OPS,
+  TRANSITIONS,
+} from './rules.js';
+export {
+  type AgentTrust,
+  cachedTeamView,
+  loadTeamView,
+  type TeamView,
+  type Trust,
+  teamView,
+} from './view.js';
