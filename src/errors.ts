@@ -86,7 +86,6 @@ export const ERROR_CODES = {
   OIS_ERR_MEMBER_OWNER: { exit: EXIT.usage, status: 409 },
   OIS_ERR_MEMBER_TRANSITION: { exit: EXIT.usage, status: 409 },
   OIS_ERR_MEMBER_UNKNOWN: USAGE,
-  OIS_ERR_MEMBER_UNVERIFIED: { exit: EXIT.usage, status: 403 },
   OIS_ERR_MEMBERSHIP_INVALID: CONFIG,
   OIS_ERR_CONFIRM_REQUIRED: USAGE,
 
@@ -104,6 +103,7 @@ export const ERROR_CODES = {
   OIS_ERR_SENDER_INACTIVE: { exit: EXIT.rejected, status: 403 },
   OIS_ERR_SENDER_UNVERIFIED: { exit: EXIT.rejected, status: 403 },
   OIS_ERR_RECIPIENT_MISMATCH: { exit: EXIT.rejected, status: 404 },
+  OIS_ERR_RECIPIENT_INACTIVE: { exit: EXIT.rejected, status: 403 },
   OIS_ERR_RATE_LIMITED: { exit: EXIT.unreachable, status: 429 },
   OIS_ERR_LOCAL_GATEWAY: { exit: EXIT.unreachable, status: 503 },
   OIS_ERR_VIEWER_UNAUTHORIZED: { exit: EXIT.usage, status: 401 },

@@ -171,7 +171,12 @@ describe('chatlog - format', () => {
     // Every key the writer emits is in the schema, in the documented order.
     const line = formatEntry(entry('x', { kind: 'reply', replyTo: 'y' })).split('\n')[1]!;
     const meta = JSON.parse(line.slice('<!-- ois '.length, -' -->'.length));
-    expect(Object.keys(meta)).toEqual(Object.keys(schema.properties));
+    expect(Object.keys(meta)).toEqual(Object.keys(schema.properties).filter((k) => k !== 'notice'));
+    const noticeLine = formatEntry(
+      entry('n', { kind: 'notice', notice: { type: 'approved', subject: 'beta' } }),
+    ).split('\n')[1]!;
+    const noticeMeta = JSON.parse(noticeLine.slice('<!-- ois '.length, -' -->'.length));
+    expect(Object.keys(noticeMeta)).toEqual(Object.keys(schema.properties).filter((k) => k !== 'replyTo'));
     expect(schema.required.every((key: string) => key in meta)).toBe(true);
   });
 

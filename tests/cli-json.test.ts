@@ -60,7 +60,7 @@ async function runService(args: string[], env: Record<string, string>): Promise<
 let team: TestTeam;
 let alpha: TestAgent;
 beforeAll(async () => {
-  team = await makeTeam(['alpha', 'beta']);
+  team = await makeTeam(['alpha', 'beta', 'gamma']);
   alpha = team.agents.alpha!;
   await alpha.ois(['secrets', 'set', 'alpha', '--token-stdin'], { input: alpha.token });
   await alpha.ois(['send', 'beta', 'something for the chat log']);
@@ -104,6 +104,23 @@ const CASES: Record<string, { success: Case; failure: Case }> = {
   join: {
     success: (j) => alpha.ois(['join', '--description', 'alpha, again', ...j]),
     failure: (j) => alpha.ois(['join', '--role', 'boss', ...j]),
+  },
+  keys: {
+    success: (j) => alpha.ois(['keys', 'show', ...j]),
+    failure: (j) => alpha.ois(['keys', 'lose', ...j]),
+  },
+  leave: {
+    success: (j) => team.agents.gamma!.ois(['leave', ...j]),
+    // The owner cannot leave before handing the team on.
+    failure: (j) => alpha.ois(['leave', ...j]),
+  },
+  members: {
+    success: (j) => alpha.ois(['members', 'ls', ...j]),
+    failure: (j) => alpha.ois(['members', 'approve', 'nobody', ...j]),
+  },
+  notices: {
+    success: (j) => alpha.ois(['notices', ...j]),
+    failure: (j) => alpha.ois(['notices', 'extra', ...j]),
   },
   net: {
     success: (j) => alpha.ois(['net', 'use', '8056c2e21c000001', ...j]),

@@ -10,6 +10,13 @@ describe('demo - the one-command tour', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('two OpenClaw gateway SIMULATORS (not real gateways)');
+    // Membership: alpha founds, beta's request reaches alpha's session, the approval reaches beta's.
+    expect(r.stdout).toMatch(/founded the team in .*: alpha is its owner/);
+    expect(r.stdout).toMatch(/asked to join the team as beta: pending/);
+    expect(r.stdout).toMatch(
+      /\[alpha's gateway simulator\] into agent:main:main:\n.*\n\s+beta asks to join the team/,
+    );
+    expect(r.stdout).toMatch(/approved beta: now active member\n {4}notice approved → beta delivered/);
     expect(r.stdout).toMatch(/delivered to beta in/);
     expect(r.stdout).toMatch(/delivered to alpha in/);
     expect(r.stdout).toMatch(/beta +queued +1 /);

@@ -16,6 +16,7 @@ const RANK: Record<string, number> = {
   chatlog: 2,
   zerotier: 3,
   membership: 3,
+  notices: 3,
   federation: 4,
   doctor: 5,
   server: 6,

@@ -138,12 +138,18 @@ describe('registry - ois join and secrets import through the command', () => {
     const home = join(dir, 'home');
     const team = join(dir, 'team');
     expect((await runOis(['--home', home, 'init', '--name', 'alpha', '--team', team])).code).toBe(0);
-    expect((await runOis(['--home', home, 'join', '--description', 'first'])).stdout).toMatch(/^joined /);
-    const r = await runOis(['--home', home, 'join', '--role', 'admin', '--capabilities', 'a, b', '--json']);
+    expect((await runOis(['--home', home, 'join', '--description', 'first'])).stdout).toMatch(
+      /^founded the team in .*: alpha is its owner/,
+    );
+    const r = await runOis(['--home', home, 'join', '--capabilities', 'a, b', '--json']);
     expect(JSON.parse(r.stdout)).toMatchObject({
       action: 'updated',
-      agent: { role: 'admin', description: 'first', capabilities: ['a', 'b'] },
+      agent: { role: 'owner', status: 'active', description: 'first', capabilities: ['a', 'b'] },
     });
+    // Roles come from admins once the team has an owner.
+    const role = await runOis(['--home', home, 'join', '--role', 'admin']);
+    expect(role.code).toBe(2);
+    expect(role.stderr).toContain('ois members promote alpha');
     const text = await readFile(join(team, 'AGENTS.md'), 'utf8');
     expect(text.match(/name: alpha/g)).toHaveLength(1);
   });
@@ -168,6 +174,11 @@ describe('registry - ois join and secrets import through the command', () => {
     );
     const registry = parseRegistry(await readFile(join(team, 'AGENTS.md'), 'utf8'));
     expect(registry.agents.map((a) => a.name).sort()).toEqual(names);
+    // One of them founded the team; the five others wait for its approval, each with one request.
+    expect(registry.agents.filter((a) => a.role === 'owner' && a.status === 'active')).toHaveLength(1);
+    expect(registry.agents.filter((a) => a.status === 'pending')).toHaveLength(5);
+    const records = (await readFile(join(team, 'members', 'records.jsonl'), 'utf8')).trim().split('\n');
+    expect(records.map((l) => JSON.parse(l).op).sort()).toEqual(['found', ...Array(5).fill('request')]);
   });
 
   it('registry - secrets import moves plaintext tokens into the instance and --redact removes them', async () => {

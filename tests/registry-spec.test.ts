@@ -58,7 +58,7 @@ describe('registry - examples of specs/registry.md', () => {
     } catch (err) {
       expect(isOisError(err, 'OIS_ERR_REGISTRY_INVALID')).toBe(true);
       const message = (err as Error).message;
-      expect(message).toContain('AGENTS.md:3: unknown role "owner" for gamma (use admin or member)');
+      expect(message).toContain('AGENTS.md:3: unknown role "boss" for gamma (use owner or admin or member)');
       expect(message).toContain('gateway.url "ftp://10.0.0.1" is not an http(s) URL');
     }
   });

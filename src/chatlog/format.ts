@@ -24,9 +24,10 @@ export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
 
 /**
  * `message`: what was sent, with every outcome. `reply`: a peer's answer to a waited send. `receipt`: a
- * queued message was delivered later (its `replyTo` is the message id).
+ * queued message was delivered later (its `replyTo` is the message id). `notice`: a team event (a join
+ * request, an approval, …: specs/membership.md), its type and subject in `notice`.
  */
-export const ENTRY_KINDS = ['message', 'reply', 'receipt'] as const;
+export const ENTRY_KINDS = ['message', 'reply', 'receipt', 'notice'] as const;
 export type ChatEntryKind = (typeof ENTRY_KINDS)[number];
 
 export interface ChatDelivery {
@@ -47,8 +48,16 @@ export interface ChatEntry {
   kind: ChatEntryKind;
   /** The id of the message this one answers (kind `reply`). */
   replyTo?: string;
+  /** Kind `notice`: what happened, and to whom. */
+  notice?: NoticeRef;
   body: string;
   deliveries: ChatDelivery[];
+}
+
+/** A notice's type (`join_request`, `approved`, …) and the agent it is about. */
+export interface NoticeRef {
+  type: string;
+  subject: string;
 }
 
 export interface ParsedChatEntry extends ChatEntry {
@@ -246,6 +255,7 @@ export function summaryLine(entry: Pick<ChatEntry, 'to' | 'kind' | 'replyTo' | '
   const targets = `→ ${parts.length > 0 ? parts.join('; ') : '(nobody)'}`;
   if (entry.kind === 'reply') return `↩ reply to ${oneLine(entry.replyTo ?? '?')} ${targets}`;
   if (entry.kind === 'receipt') return `✓ receipt for ${oneLine(entry.replyTo ?? '?')} ${targets}`;
+  if (entry.kind === 'notice') return `ⓘ notice ${targets}`;
   return targets;
 }
 
@@ -264,6 +274,9 @@ function checkEntry(entry: ChatEntry): void {
   }
   if (typeof entry.from !== 'string' || entry.from.trim() === '') throw invalidEntry('empty "from"', entry);
   if (!ENTRY_KINDS.includes(entry.kind)) throw invalidEntry(`unknown kind ${entry.kind}`, entry);
+  if ((entry.kind === 'notice') !== (entry.notice !== undefined)) {
+    throw invalidEntry('a notice entry, and only one, has a "notice"', entry);
+  }
   for (const d of entry.deliveries) {
     if (!DELIVERY_OUTCOMES.includes(d.outcome)) throw invalidEntry(`unknown outcome ${d.outcome}`, entry);
     if (d.seconds !== undefined && !(Number.isFinite(d.seconds) && d.seconds >= 0)) {
@@ -282,6 +295,9 @@ function metadataOf(entry: ChatEntry): Record<string, unknown> {
     to: [...entry.to],
     kind: entry.kind,
     ...(entry.replyTo === undefined ? {} : { replyTo: entry.replyTo }),
+    ...(entry.notice === undefined
+      ? {}
+      : { notice: { type: entry.notice.type, subject: entry.notice.subject } }),
     deliveries: entry.deliveries.map((d) => ({
       to: d.to,
       outcome: d.outcome,
@@ -367,6 +383,11 @@ function readMetadata(value: unknown): Omit<ChatEntry, 'body'> | string {
   if (!Array.isArray(m.to) || !m.to.every(isString)) return 'metadata "to" is not a list of names';
   if (!ENTRY_KINDS.includes(m.kind as ChatEntryKind)) return 'metadata "kind" is invalid';
   if (m.replyTo !== undefined && !isString(m.replyTo)) return 'metadata "replyTo" is invalid';
+  const n = m.notice as Record<string, unknown> | undefined;
+  if (n !== undefined && (typeof n !== 'object' || n === null || !isString(n.type) || !isString(n.subject))) {
+    return 'metadata "notice" is invalid';
+  }
+  if (m.kind === 'notice' && n === undefined) return 'metadata "notice" is missing';
   if (!Array.isArray(m.deliveries)) return 'metadata "deliveries" is not a list';
   const deliveries: ChatDelivery[] = [];
   for (const raw of m.deliveries as unknown[]) {
@@ -393,6 +414,7 @@ function readMetadata(value: unknown): Omit<ChatEntry, 'body'> | string {
     to: [...(m.to as string[])],
     kind: m.kind as ChatEntryKind,
     ...(m.replyTo === undefined ? {} : { replyTo: m.replyTo as string }),
+    ...(n === undefined ? {} : { notice: { type: n.type as string, subject: n.subject as string } }),
     deliveries,
   };
 }

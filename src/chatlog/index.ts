@@ -13,6 +13,7 @@ export {
   formatEntry,
   isChatDate,
   metadataLine,
+  type NoticeRef,
   normalizeBody,
   type ParsedChatEntry,
   type ParsedChatLog,

@@ -179,6 +179,25 @@ export const SETTINGS = [
     min: 1,
     max: 10_000,
   },
+  {
+    key: 'notices.mute',
+    type: 'string',
+    default: null,
+    env: 'OIS_NOTICES_MUTE',
+    flag: null,
+    description:
+      'Notice types this instance does not put into its own session, comma-separated (e.g. `peer_offline,peer_online`); `ois notices` still lists them. Types: specs/membership.md.',
+  },
+  {
+    key: 'notices.offlineAfterMs',
+    type: 'integer',
+    default: 120_000,
+    env: 'OIS_NOTICES_OFFLINE_AFTER_MS',
+    flag: null,
+    description: "How long a peer's daemon must be unreachable before the daemon notes `peer_offline`.",
+    min: 1000,
+    max: 86_400_000,
+  },
 ] as const satisfies readonly SettingDeclaration[];
 
 export type SettingKey = (typeof SETTINGS)[number]['key'];

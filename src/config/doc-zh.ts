@@ -73,6 +73,14 @@ export const ZH_SETTINGS: Readonly<Record<string, Translation>> = {
     en: 'Open connections the daemon accepts from one IP address at once; more are closed at once.',
     zh: '守护进程同时接受来自同一 IP 地址的连接数上限；超出的连接会被立即关闭。',
   },
+  'notices.mute': {
+    en: 'Notice types this instance does not put into its own session, comma-separated (e.g. `peer_offline,peer_online`); `ois notices` still lists them. Types: specs/membership.md.',
+    zh: '本实例不放入自身会话的通知类型，用逗号分隔（如 `peer_offline,peer_online`）；`ois notices` 仍会列出它们。类型见 specs/membership.md。',
+  },
+  'notices.offlineAfterMs': {
+    en: "How long a peer's daemon must be unreachable before the daemon notes `peer_offline`.",
+    zh: '对端守护进程需持续不可达多久，本守护进程才记下 `peer_offline`。',
+  },
 };
 
 /** Keyed by variable name (`OTHER_ENV[].env`). */

@@ -38,6 +38,11 @@ export interface InstanceConfig {
     readonly requestTimeoutMs: number;
     readonly maxConnectionsPerAddress: number;
   };
+  readonly notices: {
+    /** Types not put into this instance's session. */
+    readonly mute: readonly string[];
+    readonly offlineAfterMs: number;
+  };
   readonly send: {
     readonly waitSessionKey: string;
     readonly connectTimeoutMs: number;
@@ -146,6 +151,15 @@ export function loadConfig(input: ConfigInput): InstanceConfig {
       sessionKey: values.get('gateway.sessionKey') as string,
     }),
     serve: Object.freeze(serveSettings(values)),
+    notices: Object.freeze({
+      mute: Object.freeze(
+        String(values.get('notices.mute') ?? '')
+          .split(',')
+          .map((t) => t.trim())
+          .filter((t) => t !== ''),
+      ),
+      offlineAfterMs: values.get('notices.offlineAfterMs') as number,
+    }),
     send: Object.freeze({
       waitSessionKey: values.get('send.waitSessionKey') as string,
       connectTimeoutMs: values.get('send.connectTimeoutMs') as number,

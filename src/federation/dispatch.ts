@@ -5,16 +5,16 @@
  * back on another port, a node whose ZeroTier address changed), and an envelope is signed afresh, so that a
  * message queued through an outage longer than the receiver's clock window still arrives, once.
  */
-import { appendEntry } from '../chatlog/index.js';
+import { appendEntry, type NoticeRef } from '../chatlog/index.js';
 import { type Env, resolveToken } from '../config/index.js';
 import { type ErrorCode, isOisError, OisError } from '../errors.js';
-import { type Agent, findAgent, type Registry } from '../registry/index.js';
+import type { Identity } from '../membership/index.js';
+import { type Agent, agentId, findAgent, type Registry } from '../registry/index.js';
 import type { TeamStore } from '../team/index.js';
 import { sessionsSend } from '../transport/index.js';
 import { postEnvelope } from './client.js';
 import { isTransient, retryAfterOf } from './deliver.js';
 import { type Envelope, signEnvelope } from './envelope.js';
-import type { Identity } from '../membership/index.js';
 import { deliveredText, newMessageId, parseHeader } from './message.js';
 import type { Outbox, OutboxMessage } from './outbox.js';
 import { federationOf } from './peer.js';
@@ -30,6 +30,8 @@ export interface QueuedMessage {
   /** When the sender wrote it (ISO-8601 UTC with ms): the header's time, and the envelope's `createdAt`. */
   createdAt: string;
   body: string;
+  /** A team notice (specs/membership.md): its type and the agent it is about. */
+  notice?: NoticeRef;
 }
 
 /** Payloads that ois 0.1 stored: addressed to a URL. Read, converted, never written. */
@@ -164,7 +166,9 @@ export async function attemptDelivery(message: QueuedMessage, courier: Courier):
         hint: 'drop the message (ois outbox drop ID), or re-add the agent and retry it',
       });
     }
-    if (agent.status !== 'active') {
+    // A member that is not active gets only the notices about itself; an unverified entry gets nothing.
+    const aboutPeer = message.notice !== undefined && agentId(message.notice.subject) === agent.id;
+    if (agent.status !== 'active' && !(aboutPeer && agent.status !== 'unverified')) {
       throw new OisError('OIS_ERR_AGENT_INACTIVE', `${agent.name} is ${agent.status}, not active`, {
         hint: `ask an admin why ${agent.name} is ${agent.status}; ois outbox retry ID sends it once it is active`,
       });
@@ -275,6 +279,7 @@ function sign(m: QueuedMessage, identity: Identity, now: number): Envelope {
       createdAt: m.createdAt,
       body: m.body,
       ...(sentAt ? { sentAt } : {}),
+      ...(m.notice ? { notice: { type: m.notice.type, subject: m.notice.subject } } : {}),
     },
     identity.privateKey,
   );

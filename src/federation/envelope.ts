@@ -15,6 +15,11 @@ export interface Envelope {
    * the message, shown to the recipient.
    */
   sentAt?: string;
+  /**
+   * Set when the envelope carries a team notice (specs/membership.md): its type and the agent it is about.
+   * A member that is not active may receive, and send, only the notices about its own membership.
+   */
+  notice?: { type: string; subject: string };
   sig: string;
 }
 
@@ -38,6 +43,15 @@ export const ENVELOPE_SCHEMA = {
     createdAt: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$' },
     body: { type: 'string', minLength: 1, maxLength: MAX_ENVELOPE_BODY_BYTES },
     sentAt: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$' },
+    notice: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['type', 'subject'],
+      properties: {
+        type: { type: 'string', pattern: '^[a-z_]{1,40}$' },
+        subject: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+      },
+    },
     sig: { type: 'string', pattern: '^[A-Za-z0-9_-]{86}$' },
   },
 } as const;
@@ -45,11 +59,13 @@ export const ENVELOPE_SCHEMA = {
 /**
  * The bytes an envelope's signature covers: a domain tag, then a JSON array in a fixed order. An array has
  * no key order to agree on, and JSON.stringify of strings and integers is fully specified. `sentAt`, when
- * present, is a seventh element, so an envelope without it signs exactly the bytes it always did.
+ * present, is a seventh element, so an envelope without it signs exactly the bytes it always did; a notice
+ * adds its type and subject after it (with `null` for a missing `sentAt`).
  */
 export function canonicalBytes(e: UnsignedEnvelope): Buffer {
-  const fields: (string | number)[] = [e.v, e.id, e.from, e.to, e.createdAt, e.body];
-  if (e.sentAt !== undefined) fields.push(e.sentAt);
+  const fields: (string | number | null)[] = [e.v, e.id, e.from, e.to, e.createdAt, e.body];
+  if (e.sentAt !== undefined || e.notice !== undefined) fields.push(e.sentAt ?? null);
+  if (e.notice !== undefined) fields.push(e.notice.type, e.notice.subject);
   return Buffer.from(DOMAIN + JSON.stringify(fields), 'utf8');
 }
 

@@ -26,6 +26,8 @@ export interface InboxDeps {
   /** The clock window, either way, for when a copy was sent. */
   skewSeconds: number;
   now: () => number;
+  /** Notice types this instance muted (config `notices.mute`): acknowledged, not put into its session. */
+  muted?: (type: string) => boolean;
   log: InboxLog;
 }
 
@@ -69,8 +71,26 @@ export async function receiveEnvelope(
       `${envelope.from} is not an agent with a public key in AGENTS.md`,
     );
   }
-  if (sender.status !== 'active') {
+  if (sender.status === 'unverified') {
+    throw new OisError(
+      'OIS_ERR_SENDER_UNVERIFIED',
+      `the entry of ${sender.name} in AGENTS.md is not backed by the team's membership records`,
+      { hint: `ois doctor on ${deps.self} says why; an admin approves ${sender.name} again` },
+    );
+  }
+  // A member that is not active sends only the notices about its own membership (a join request, a leave).
+  const aboutSender = envelope.notice !== undefined && agentId(envelope.notice.subject) === sender.id;
+  if (sender.status !== 'active' && !aboutSender) {
     throw new OisError('OIS_ERR_SENDER_INACTIVE', `${sender.name} is ${sender.status} in AGENTS.md`);
+  }
+  const me = findAgent(await deps.registry(), deps.self);
+  const aboutMe = envelope.notice !== undefined && agentId(envelope.notice.subject) === agentId(deps.self);
+  if (me && me.status !== 'active' && !aboutMe) {
+    throw new OisError(
+      'OIS_ERR_RECIPIENT_INACTIVE',
+      `${deps.self} is ${me.status}: it receives only the notices about its own membership`,
+      { hint: `${deps.self} waits for an admin (ois members ls)` },
+    );
   }
   if (!valid) {
     throw new OisError(
@@ -95,6 +115,12 @@ export async function receiveEnvelope(
       { id: envelope.id, from: sender.name, others },
       'this message id also came from another sender',
     );
+  }
+  if (envelope.notice && deps.muted?.(envelope.notice.type)) {
+    // This instance muted the type: acknowledged, kept in the chat log by the sender, not put in a session.
+    deps.seen.delivered(envelope.id, sender.name);
+    deps.log.info({ id: envelope.id, notice: envelope.notice.type }, 'muted notice: not delivered');
+    return { status: 'delivered', id: envelope.id };
   }
   const text = deliveredText(
     { from: sender.name, to: deps.self, id: envelope.id, at: new Date(envelope.createdAt) },

@@ -1,3 +1,11 @@
+export {
+  ensureIdentity,
+  formatPublicKey,
+  IDENTITY_FILE,
+  type Identity,
+  loadIdentity,
+  parsePublicKey,
+} from '../membership/index.js';
 export { isTransient, retryAfterOf } from './deliver.js';
 export {
   type Attempt,
@@ -26,14 +34,6 @@ export {
   type UnsignedEnvelope,
   verifyEnvelope,
 } from './envelope.js';
-export {
-  ensureIdentity,
-  formatPublicKey,
-  IDENTITY_FILE,
-  type Identity,
-  loadIdentity,
-  parsePublicKey,
-} from '../membership/index.js';
 export {
   type InboxDeps,
   type InboxLog,

@@ -23,6 +23,12 @@ export interface PresenceOptions {
   timeoutMs?: number;
   /** A peer went from down (or unknown) to up: its queued messages can go now. */
   onUp?: (peer: string) => void;
+  /** How long a peer must be down before `onOffline` (default 2 minutes). */
+  offlineAfterMs?: number;
+  /** A peer has been down for `offlineAfterMs` (once per outage), with when it was last seen. */
+  onOffline?: (peer: string, lastSeen: string | null) => void;
+  /** A peer that `onOffline` reported is back. */
+  onOnline?: (peer: string) => void;
 }
 
 /**
@@ -34,6 +40,8 @@ export class PresenceMonitor {
   #timer: NodeJS.Timeout | null = null;
   #snapshot: PresenceSnapshot = {};
   #running: Promise<void> | null = null;
+  /** When each peer that is down was first found down, and whether its outage was reported. */
+  readonly #down = new Map<string, { since: number; reported: boolean }>();
 
   constructor(options: PresenceOptions) {
     this.#options = options;
@@ -94,6 +102,8 @@ export class PresenceMonitor {
             ms: Math.round(probe.ms),
           };
           if (before?.status !== 'up') this.#options.onUp?.(peer.name);
+          if (this.#down.get(peer.name)?.reported) this.#options.onOnline?.(peer.name);
+          this.#down.delete(peer.name);
         } catch (err) {
           const lastSeen = before?.status === 'up' ? before.lastSeen : (before?.lastSeen ?? null);
           this.#snapshot[peer.name] = {
@@ -102,6 +112,12 @@ export class PresenceMonitor {
             checkedAt,
             problem: (err as Error).message,
           };
+          const down = this.#down.get(peer.name) ?? { since: Date.now(), reported: false };
+          this.#down.set(peer.name, down);
+          if (!down.reported && Date.now() - down.since >= (this.#options.offlineAfterMs ?? 120_000)) {
+            down.reported = true;
+            this.#options.onOffline?.(peer.name, lastSeen);
+          }
         }
       }),
     );

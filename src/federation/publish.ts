@@ -1,6 +1,8 @@
 import type { InstanceConfig } from '../config/index.js';
+import { loadIdentity } from '../membership/index.js';
 import {
   type Agent,
+  type AgentStatus,
   agentId,
   editRegistry,
   findAgent,
@@ -10,10 +12,11 @@ import {
   upsertAgentText,
 } from '../registry/index.js';
 import type { TeamStore } from '../team/index.js';
-import { loadIdentity } from '../membership/index.js';
 
 export interface PublishChanges {
   role?: Role;
+  /** The status the membership records give (a join request is pending). */
+  status?: AgentStatus;
   description?: string;
   capabilities?: string[];
   /** The daemon's URL, when it differs from the config (a port taken at start). */
@@ -53,7 +56,7 @@ export async function publishSelf(
     return upsertAgentText(text, current, {
       name: config.name,
       role: changes.role ?? before?.role ?? 'member',
-      status: before?.status ?? 'active',
+      status: changes.status ?? (before?.status === 'unverified' ? undefined : before?.status) ?? 'active',
       description: changes.description ?? before?.description ?? '',
       capabilities: changes.capabilities ?? before?.capabilities ?? [],
       gateway: { url: config.gateway.url, sessionKey: config.gateway.sessionKey },
@@ -76,6 +79,7 @@ export async function publishDaemonUrl(
   today: string,
 ): Promise<void> {
   const me = findAgent(await loadRegistry(store), config.name);
-  if ((me?.extra.federation as { url?: unknown } | undefined)?.url === url) return;
+  // Only an entry `ois join` made: a daemon never adds an agent to the team by itself.
+  if (!me || (me.extra.federation as { url?: unknown } | undefined)?.url === url) return;
   await publishSelf(store, config, { federationUrl: url }, today);
 }

@@ -1,8 +1,10 @@
+import type { NoticeRef } from '../chatlog/index.js';
 import { type Env, type InstanceConfig, resolveToken } from '../config/index.js';
+import { adoptApprovedKey, loadIdentity, loadTeamView } from '../membership/index.js';
 import type { Agent, Registry } from '../registry/index.js';
+import { findAgent } from '../registry/index.js';
 import type { TeamStore } from '../team/index.js';
 import { type Courier, type Drained, drainPeer, type Moved } from './dispatch.js';
-import { loadIdentity } from '../membership/index.js';
 import { Outbox } from './outbox.js';
 import { planRecipients, type SendReport, sendMessage } from './send.js';
 
@@ -25,6 +27,8 @@ export interface SendAsInput {
   /** Warnings for the user (a skipped agent, a peer that moved on the ZeroTier network, a recovered outbox). */
   warn?: (message: string, hint?: string) => void;
   signal?: AbortSignal;
+  /** A team notice (specs/membership.md): to no names, it is only logged. */
+  notice?: NoticeRef;
 }
 
 /**
@@ -37,7 +41,7 @@ export async function sendAs(input: SendAsInput): Promise<SendReport> {
   const warn = input.warn ?? (() => {});
   const wait = input.waitSeconds ?? 0;
   const registry = await input.registry();
-  const identity = await loadIdentity(config.home);
+  const identity = await currentIdentity(config.home, registry, config.name);
   const recipients = await planRecipients(
     registry,
     config.name,
@@ -45,6 +49,7 @@ export async function sendAs(input: SendAsInput): Promise<SendReport> {
     async (agent) => (await resolveToken(config.home, env, agent.name))?.token ?? null,
     (agent, why) => warn(`skipping ${agent.name}: ${why}`),
     identity !== null && wait === 0,
+    input.notice,
   );
   const queue = input.queue && wait === 0;
   const outbox = queue ? (input.outbox ?? Outbox.open(config.home)) : undefined;
@@ -69,10 +74,20 @@ export async function sendAs(input: SendAsInput): Promise<SendReport> {
       ...(outbox ? { outbox, queue: true, drainNow: !input.daemonRuns } : {}),
       ...(identity ? { identity } : {}),
       ...(input.signal ? { signal: input.signal } : {}),
+      ...(input.notice ? { notice: input.notice } : {}),
     });
   } finally {
     if (outbox && !input.outbox) outbox.close();
   }
+}
+
+/**
+ * This instance's signing key: the one a rotation waited for, once the team's records approved it (the
+ * admin's approval published it in AGENTS.md), else the current one.
+ */
+export async function currentIdentity(home: string, registry: Registry, self: string) {
+  const key = (findAgent(registry, self)?.extra.federation as { publicKey?: unknown } | undefined)?.publicKey;
+  return (await adoptApprovedKey(home, typeof key === 'string' ? key : null)) ?? (await loadIdentity(home));
 }
 
 /** Asks the team's ZeroTier network where a peer that cannot be reached is now (loaded only then). */
@@ -131,7 +146,12 @@ export async function sendQueuedNow(
   options: { warn?: (message: string) => void; signal?: AbortSignal } = {},
 ): Promise<Map<string, Drained>> {
   let cached: Promise<Registry> | null = null;
-  const { loadRegistry } = await import('../registry/index.js');
-  const courier = await instanceCourier(config, env, store, () => (cached ??= loadRegistry(store)), options);
+  const courier = await instanceCourier(
+    config,
+    env,
+    store,
+    () => (cached ??= loadTeamView(store, config.home).then((v) => v.registry)),
+    options,
+  );
   return drainPeer(outbox, peer, courier, { store, self: config.name, until });
 }

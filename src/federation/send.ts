@@ -1,8 +1,15 @@
-import { appendEntry, type ChatDelivery, type ChatEntry, type DeliveryOutcome } from '../chatlog/index.js';
+import {
+  appendEntry,
+  type ChatDelivery,
+  type ChatEntry,
+  type DeliveryOutcome,
+  type NoticeRef,
+} from '../chatlog/index.js';
 import type { Env } from '../config/index.js';
 import { type ErrorCode, isOisError, OisError } from '../errors.js';
+import type { Identity } from '../membership/index.js';
 import type { Agent, Registry } from '../registry/index.js';
-import { findAgent, requireAgent } from '../registry/index.js';
+import { agentId, findAgent, requireAgent } from '../registry/index.js';
 import type { TeamStore } from '../team/index.js';
 import { MAX_GATEWAY_BODY_BYTES, type SendResult, sessionsSend } from '../transport/index.js';
 import {
@@ -17,7 +24,6 @@ import {
   settle,
 } from './dispatch.js';
 import { MAX_ENVELOPE_BODY_BYTES } from './envelope.js';
-import type { Identity } from '../membership/index.js';
 import { checkBody, deliveredText, newMessageId } from './message.js';
 import type { Outbox } from './outbox.js';
 import { type FederationRef, federationOf } from './peer.js';
@@ -52,8 +58,28 @@ export async function planRecipients(
   skipped: (agent: Agent, why: string) => void = () => {},
   /** Whether this instance can sign envelopes (has an identity); waited sends always go direct. */
   federated = false,
+  /**
+   * A team notice: it may go to a member that is not active when it is about that member, may come from
+   * one when it is about this instance, and a recipient that cannot be reached is skipped, not an error.
+   */
+  notice?: NoticeRef,
 ): Promise<Recipient[]> {
   const me = findAgent(registry, self);
+  const about = (a: Agent) => notice !== undefined && agentId(notice.subject) === a.id;
+  if (me && me.status !== 'active' && !about(me)) {
+    throw new OisError(
+      'OIS_ERR_AGENT_INACTIVE',
+      `this instance (${me.name}) is ${me.status}: it cannot send`,
+      {
+        hint:
+          me.status === 'pending'
+            ? 'an admin approves your join request first (ois members pending on their side)'
+            : me.status === 'unverified'
+              ? "AGENTS.md's entry for this instance is not backed by the membership records: ois doctor says why"
+              : `ask an admin why ${me.name} is ${me.status}`,
+      },
+    );
+  }
   let agents: Agent[];
   if ('all' in target) {
     agents = [];
@@ -81,12 +107,14 @@ export async function planRecipients(
           hint: 'send to a peer: ois agents lists them',
         });
       }
-      if (a.status !== 'active') {
+      if (a.status !== 'active' && !(about(a) && a.status !== 'unverified')) {
         throw new OisError('OIS_ERR_AGENT_INACTIVE', `${a.name} is ${a.status}, not active`, {
           hint:
             a.status === 'pending'
               ? 'an admin approves new members first'
-              : `ask an admin why ${a.name} is ${a.status}`,
+              : a.status === 'unverified'
+                ? `${a.name}'s entry in AGENTS.md is not backed by the team's membership records (hand-edited?): ois doctor says why`
+                : `ask an admin why ${a.name} is ${a.status}`,
         });
       }
       if (!a.gateway) {
@@ -101,8 +129,15 @@ export async function planRecipients(
       if (!agents.includes(a)) agents.push(a);
     }
   }
-  const tokens = await Promise.all(agents.map(tokenOf));
-  const missing = agents.filter((a, i) => tokens[i] === null && !(federated && federationOf(a)));
+  let tokens = await Promise.all(agents.map(tokenOf));
+  let missing = agents.filter((a, i) => tokens[i] === null && !(federated && federationOf(a)));
+  if (notice && missing.length > 0) {
+    // A notice that cannot reach someone now is still in the chat log; it is not worth failing for.
+    for (const a of missing) skipped(a, 'no daemon published and no gateway token');
+    tokens = tokens.filter((_, i) => !missing.includes(agents[i]!));
+    agents = agents.filter((a) => !missing.includes(a));
+    missing = [];
+  }
   if (missing.length > 0) {
     const names = missing.map((a) => a.name);
     const first = missing[0]!;
@@ -175,6 +210,8 @@ export interface SendInput {
   drainNow?: boolean;
   signal?: AbortSignal;
   now?: () => Date;
+  /** A team notice: logged as kind `notice`, and carried in the envelope. */
+  notice?: NoticeRef;
 }
 
 /**
@@ -197,7 +234,7 @@ export async function sendMessage(input: SendInput): Promise<SendReport> {
       at: at.toISOString(),
       from: input.from,
       to: input.recipients.map((r) => r.agent.name),
-      kind: 'message',
+      ...(input.notice ? { kind: 'notice' as const, notice: input.notice } : { kind: 'message' as const }),
       body,
       deliveries: deliveries.map(toChatDelivery),
     },
@@ -273,7 +310,15 @@ async function deliverOne(
   const to = r.agent.name;
   if ((input.waitSeconds ?? 0) > 0) return waitedSend(input, r, body, id, at);
 
-  const message: QueuedMessage = { v: 2, peer: to, id, from: input.from, createdAt: at.toISOString(), body };
+  const message: QueuedMessage = {
+    v: 2,
+    peer: to,
+    id,
+    from: input.from,
+    createdAt: at.toISOString(),
+    body,
+    ...(input.notice ? { notice: input.notice } : {}),
+  };
   const courier: Courier = {
     home: input.home,
     env: input.env,

@@ -18,8 +18,18 @@ export {
   type TeamPin,
   updatePin,
 } from './chain.js';
-export { ensureIdentity, IDENTITY_FILE, type Identity, loadIdentity } from './identity.js';
+export {
+  adoptApprovedKey,
+  ensureIdentity,
+  ensureNextIdentity,
+  IDENTITY_FILE,
+  type Identity,
+  loadIdentity,
+  NEXT_IDENTITY_FILE,
+  OLD_IDENTITY_FILE,
+} from './identity.js';
 export { formatPublicKey, parsePrivateKey, parsePublicKey, signBytes, verifyBytes } from './keys.js';
+export { type MembershipNotice, NOTICE_TYPES, type NoticeType, noticeOf } from './notices.js';
 export {
   MEMBER_OPS,
   MEMBER_ROLES,

@@ -22,6 +22,8 @@ export interface AppDeps {
   /** The current registry (the daemon re-reads AGENTS.md when it changes). */
   registry: () => Promise<Registry>;
   seen: SeenStore;
+  /** Notice types this instance muted: acknowledged, not put into its session. */
+  muted?: (type: string) => boolean;
   /** Puts the text into this instance's own gateway session; throws an OisError when it cannot. */
   deliver: (text: string, envelope: Envelope) => Promise<void>;
   now?: () => number;
@@ -142,6 +144,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         skewSeconds: deps.config.serve.skewSeconds,
         now,
         log: request.log,
+        ...(deps.muted ? { muted: deps.muted } : {}),
       });
       return reply.status(status === 'duplicate' ? 200 : 202).send({ status, ...answer });
     },

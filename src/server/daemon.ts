@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Agent } from 'undici';
+import { appendEntry } from '../chatlog/index.js';
 import {
   DAEMON_STATE_FILE,
   type DaemonState,
@@ -18,6 +19,7 @@ import {
 import { isOisError, OisError, storageError } from '../errors.js';
 import {
   instanceCourier,
+  newMessageId,
   Outbox,
   OutboxSender,
   PresenceMonitor,
@@ -27,7 +29,15 @@ import {
   settleUnsettled,
 } from '../federation/index.js';
 import { daemonLogger } from '../logger.js';
-import { cachedRegistry } from '../registry/index.js';
+import {
+  adoptApprovedKey,
+  cachedTeamView,
+  NOTICE_TYPES,
+  type NoticeType,
+  updatePin,
+} from '../membership/index.js';
+import { recordLocalNotice } from '../notices/index.js';
+import { agentId } from '../registry/index.js';
 import { FsTeamStore, writeFileAtomic } from '../team/index.js';
 import { invokeTool, sessionsSend } from '../transport/index.js';
 import { buildApp } from './app.js';
@@ -93,15 +103,51 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     ),
   );
 
-  const registry = cachedRegistry(store);
+  const unknownMuted = config.notices.mute.filter((t) => !(NOTICE_TYPES as readonly string[]).includes(t));
+  if (unknownMuted.length > 0) {
+    throw new OisError(
+      'OIS_ERR_CONFIG_INVALID',
+      `notices.mute names unknown types: ${unknownMuted.join(', ')}`,
+      {
+        hint: `the types are: ${NOTICE_TYPES.join(', ')}`,
+      },
+    );
+  }
+  // The team as the membership records back it: unverified entries are never delivered to or accepted from.
+  const view = cachedTeamView(store, config.home);
+  const first = await view();
+  if (first.chain.records.length > 0 && first.state.members.has(agentId(config.name))) {
+    // Trust on first use for an instance that joined before pins existed; afterwards the pin only moves on.
+    await updatePin(config.home, store, first.chain).catch(() => null);
+  }
+  const courier = await instanceCourier(config, env, store, async () => (await view()).registry, {
+    retries: 0,
+  });
+  // A rotation an admin approved: this instance signs with the new key from then on.
+  let identity = courier.identity;
+  const registry = async () => {
+    const v = await view();
+    const mine = v.state.members.get(agentId(config.name));
+    if (mine && identity && mine.publicKey !== identity.publicKey) {
+      identity = (await adoptApprovedKey(config.home, mine.publicKey).catch(() => null)) ?? identity;
+    }
+    return v.registry;
+  };
+  Object.defineProperty(courier, 'identity', { get: () => identity });
+  courier.registry = registry;
   const outbox = Outbox.open(config.home);
-  const courier = await instanceCourier(config, env, store, registry, { retries: 0 });
+  const notice = (type: NoticeType, subject: string, body: string) =>
+    recordLocalNotice(config.home, { type, subject, by: config.name, body }).catch(() => null);
   const sender = new OutboxSender(outbox, courier, { store, self: config.name });
   const presence = new PresenceMonitor({
     home: config.home,
     self: config.name,
     registry,
     intervalMs: config.serve.presenceIntervalMs,
+    offlineAfterMs: config.notices.offlineAfterMs,
+    onOffline: (peer, lastSeen) =>
+      void notice('peer_offline', peer, `${peer} is offline${lastSeen ? ` (last seen ${lastSeen})` : ''}.`),
+    onOnline: (peer) => void notice('peer_online', peer, `${peer} is back online.`),
     onUp: (peer) => {
       // A peer came back: what waits for it goes out now, not at its next backoff.
       if (outbox.wakePeer(peer) > 0) sender.kick();
@@ -137,6 +183,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     config,
     registry,
     seen,
+    muted: (type) => config.notices.mute.includes(type),
     deliver: async (text) => {
       await sessionsSend(target, { message: text, retries: 2, minRetryDelayMs: 200, dispatcher: gateway });
     },
@@ -186,6 +233,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     throw err;
   }
   const stateFile = join(config.home, DAEMON_STATE_FILE);
+  // A state file left behind (no daemon runs: that was checked first) means the last one did not stop.
+  const crashed = await stat(stateFile).then(
+    () => true,
+    () => false,
+  );
   try {
     await writeFileAtomic(stateFile, `${JSON.stringify(state, null, 2)}\n`);
   } catch (err) {
@@ -193,6 +245,21 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     throw isOisError(err) ? err : storageError('write', stateFile, err);
   }
   if (moved) app.log.warn(moved, 'the port was taken; serving on another (published in AGENTS.md)');
+  const restarted = `the daemon of ${config.name} ${crashed ? 'restarted after it stopped unexpectedly' : 'started'}, on ${url}.`;
+  await notice('daemon_restarted', config.name, restarted);
+  if (crashed) {
+    // The team should know: messages to it may have waited meanwhile.
+    await appendEntry(store, {
+      id: newMessageId(),
+      at: new Date().toISOString(),
+      from: config.name,
+      to: [],
+      kind: 'notice',
+      notice: { type: 'daemon_restarted', subject: config.name },
+      body: restarted,
+      deliveries: [],
+    }).catch((err: unknown) => app.log.warn({ err: (err as Error).message }, 'cannot log the restart'));
+  }
   if (outbox.recovered)
     app.log.warn({ setAside: outbox.recovered.details?.setAside }, outbox.recovered.message);
   await presence.start();

@@ -40,6 +40,7 @@ export {
   type MemberSourceOptions,
   openMemberSource,
   resolveCentralToken,
+  setNodeAuthorized,
   withMemberSource,
 } from './members.js';
 export { type Relocation, relocateAgent } from './relocate.js';

@@ -189,9 +189,14 @@ export class LocalService {
    * Authorises (and names) a member of a hosted network; works before the node has asked to join. The
    * controller has no description field, so only the name is set.
    */
-  async authorizeControllerMember(networkId: string, nodeId: string, name: string): Promise<Member> {
+  async authorizeControllerMember(
+    networkId: string,
+    nodeId: string,
+    name: string | null,
+    authorized = true,
+  ): Promise<Member> {
     const path = `/controller/network/${networkId}/member/${nodeId}`;
-    const res = await this.send('POST', path, { authorized: true, name });
+    const res = await this.send('POST', path, name === null ? { authorized } : { authorized, name });
     if (res.status === 404) throw this.notFound(networkId);
     return this.controllerMemberOf(this.expectOk(res, path), path);
   }

@@ -26,6 +26,8 @@ export interface MemberSource {
   members(): Promise<Member[]>;
   /** Authorises a node and names it; works before the node has joined. */
   authorize(nodeId: string, label: { name: string; description: string }): Promise<Member>;
+  /** Takes a node's authorisation away (a member disabled, removed, or gone). */
+  deauthorize(nodeId: string): Promise<Member>;
   close(): Promise<void>;
 }
 
@@ -123,6 +125,7 @@ export function centralSource(client: CentralClient, networkId: string): MemberS
         description: label.description,
         authorized: true,
       }),
+    deauthorize: (nodeId) => client.updateMember(networkId, nodeId, { authorized: false }),
     close: () => client.close(),
   };
 }
@@ -133,6 +136,30 @@ export function controllerSource(local: LocalService, networkId: string): Member
     where: `controller on this node (${local.url})`,
     members: () => local.controllerMembers(networkId),
     authorize: (nodeId, label) => local.authorizeControllerMember(networkId, nodeId, label.name),
+    deauthorize: (nodeId) => local.authorizeControllerMember(networkId, nodeId, null, false),
     close: () => local.close(),
   };
+}
+
+/**
+ * Authorises a member's node on the team network (an approval) or takes that away (disabled, removed,
+ * left), through this instance's Central token or its own controller. Throws OIS_ERR_ZT_TOKEN when it has
+ * neither, so the caller can tell the admin what to do by hand.
+ */
+export async function setNodeAuthorized(options: {
+  env: Env;
+  home: string;
+  networkId: string;
+  nodeId: string;
+  name: string;
+  authorized: boolean;
+}): Promise<{ where: string; kind: MemberSource['kind'] }> {
+  const { result: _member, ...source } = await withMemberSource(
+    { env: options.env, home: options.home, networkId: options.networkId },
+    (s) =>
+      options.authorized
+        ? s.authorize(options.nodeId, { name: options.name, description: `OIS agent ${options.name}` })
+        : s.deauthorize(options.nodeId),
+  );
+  return source;
 }

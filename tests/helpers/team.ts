@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type GatewaySimulator,
@@ -51,11 +51,17 @@ export async function makeTeam(
         }),
     };
   }
+  // The first founds the team (its owner) and approves each of the others' join requests.
+  const [owner] = Object.values(agents);
   for (const a of Object.values(agents)) {
     const init = await a.ois(['init', '--name', a.name, '--team', dir, '--gateway', a.sim.url]);
     if (init.code !== 0) throw new Error(init.stderr);
     const join = await a.ois(['join', '--description', `${a.name} agent`]);
     if (join.code !== 0) throw new Error(join.stderr);
+    if (a !== owner) {
+      const approve = await owner!.ois(['members', 'approve', a.name]);
+      if (approve.code !== 0) throw new Error(approve.stderr);
+    }
   }
   for (const a of Object.values(agents)) {
     for (const peer of Object.values(agents)) {
@@ -63,6 +69,10 @@ export async function makeTeam(
       const set = await a.ois(['secrets', 'set', peer.name, '--token-stdin'], { input: peer.token });
       if (set.code !== 0) throw new Error(set.stderr);
     }
+  }
+  // The set-up's notices (join requests, approvals) are not what the tests that use this team look at.
+  for (const f of await readdir(join(dir, 'chat')).catch(() => [] as string[])) {
+    await rm(join(dir, 'chat', f), { recursive: true, force: true });
   }
   return {
     dir,

@@ -755,8 +755,12 @@ export async function makeNetTeam(withNetwork = true): Promise<NetTeam> {
     homes[name] = home;
     const init = await runOis(['--home', home, 'init', '--name', name, '--team', dir]);
     if (init.code !== 0) throw new Error(init.stderr);
-    const j = await runOis(['--home', home, 'join', '--role', role, '--description', `${name} agent`]);
+    const j = await runOis(['--home', home, 'join', '--description', `${name} agent`]);
     if (j.code !== 0) throw new Error(j.stderr);
+    if (role === 'member') {
+      const a = await runOis(['--home', homes.alpha!, 'members', 'approve', name]);
+      if (a.code !== 0) throw new Error(a.stderr);
+    }
   }
   const agentsFile = join(dir, 'AGENTS.md');
   const text = (await readFile(agentsFile, 'utf8'))

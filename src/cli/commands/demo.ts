@@ -102,21 +102,28 @@ export const command: Command = {
         });
         say(`${name}'s gateway simulator on ${sims[name]!.url}`);
       }
-      say('\n1. Each instance: init (makes its signing key) and join (adds itself to AGENTS.md).');
-      for (const name of NAMES) {
-        await ois(name, ['init', '--name', name, '--team', team, '--gateway', sims[name]!.url]);
-        await ois(name, ['join', '--description', `${name} of the demo`]);
-      }
       say(
-        '\n2. Each runs its daemon. It delivers into its own gateway with its own token: no token is shared.',
+        '\n1. alpha: init (makes its signing key) and join. The first to join founds the team and owns it.',
       );
-      for (const name of NAMES) await serve(name);
+      await ois('alpha', ['init', '--name', 'alpha', '--team', team, '--gateway', sims.alpha!.url]);
+      await ois('alpha', ['join', '--description', 'alpha of the demo']);
+      say(
+        '\n2. alpha runs its daemon. It delivers into its own gateway with its own token: no token is shared.',
+      );
+      await serve('alpha');
+      say("\n3. beta asks to join: its request is signed with beta's key and reaches alpha's session.");
+      await ois('beta', ['init', '--name', 'beta', '--team', team, '--gateway', sims.beta!.url]);
+      await ois('beta', ['join', '--description', 'beta of the demo']);
+      await serve('beta');
+      say("\n4. alpha approves: a signed record in members/records.jsonl, and a notice in beta's session.");
+      await ois('alpha', ['members', 'pending']);
+      await ois('alpha', ['members', 'approve', 'beta']);
 
-      say('\n3. Messages by name, both ways, signed and verified:');
+      say('\n5. Messages by name, both ways, signed and verified:');
       await ois('alpha', ['send', 'beta', 'Hi beta, can you review shared/plan.md?']);
       await ois('beta', ['send', 'alpha', 'Done: two nits, otherwise fine.']);
 
-      say("\n4. beta's daemon stops. alpha sends anyway: the message waits in alpha's outbox.");
+      say("\n6. beta's daemon stops. alpha sends anyway: the message waits in alpha's outbox.");
       const betaPort = daemons.beta!.state.port;
       await daemons.beta!.stop();
       await ois('alpha', ['send', 'beta', '--json', 'While you were away: the build is green.'], false).catch(
@@ -124,10 +131,11 @@ export const command: Command = {
       );
       await ois('alpha', ['outbox', 'ls']);
 
-      say("\n5. beta comes back on the same address; alpha's daemon notices and sends what waited:");
+      say("\n7. beta comes back on the same address; alpha's daemon notices and sends what waited:");
       await serve('beta', betaPort);
       const deadline = Date.now() + 15_000;
-      while (sims.beta!.transcript('agent:main:main').length < 2 && Date.now() < deadline)
+      // beta's session: the approval notice, alpha's first message, and the one that waited.
+      while (sims.beta!.transcript('agent:main:main').length < 3 && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 100));
       await new Promise((r) => setTimeout(r, 300));
       await ois('alpha', ['agents']);
@@ -142,10 +150,10 @@ export const command: Command = {
       );
       say('  on your own machines: README.md, "Quick start".');
       const delivered = sims.beta!.transcript('agent:main:main').length;
-      if (delivered < 2)
+      if (delivered < 3)
         throw new OisError(
           'OIS_ERR_INTERNAL',
-          `the queued message did not arrive (${delivered} of 2 in beta's session)`,
+          `the queued message did not arrive (${delivered} of 3 in beta's session)`,
         );
       say('\ndemo finished: every message arrived.');
       if (ctx.json) {

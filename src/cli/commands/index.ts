@@ -37,13 +37,33 @@ export const COMMANDS: readonly { name: string; summary: string; load: () => Pro
   },
   {
     name: 'join',
-    summary: 'Add or update this agent in AGENTS.md',
+    summary: 'Ask to join the team (or found it), or update this agent in AGENTS.md',
     load: async () => (await import('./join.js')).command,
+  },
+  {
+    name: 'keys',
+    summary: "This instance's signing key: show it, or rotate it (approved by an admin, like a join)",
+    load: async () => (await import('./keys.js')).command,
+  },
+  {
+    name: 'leave',
+    summary: 'Leave the team: this agent stops sending and receiving',
+    load: async () => (await import('./leave.js')).command,
+  },
+  {
+    name: 'members',
+    summary: 'The team’s members: list, approve or reject join requests, disable, remove, promote',
+    load: async () => (await import('./members.js')).command,
   },
   {
     name: 'net',
     summary: "The team's ZeroTier network: status, members, authorising newcomers",
     load: async () => (await import('./net.js')).command,
+  },
+  {
+    name: 'notices',
+    summary: 'Team notices: join requests, approvals, removals, peers going offline',
+    load: async () => (await import('./notices.js')).command,
   },
   {
     name: 'outbox',

@@ -1,4 +1,5 @@
 import { ERROR_CODES, EXIT, OisError } from '../../errors.js';
+import { loadTeamView } from '../../membership/index.js';
 import {
   agentId,
   editRegistry,
@@ -214,9 +215,9 @@ async function members(ctx: CommandContext): Promise<number | undefined> {
 
 async function authorize(ctx: CommandContext, name: string): Promise<number | undefined> {
   const config = ctx.initialisedConfig();
-  const registry = await loadRegistry(ctx.team());
+  const { registry } = await loadTeamView(ctx.team(), config.home);
   const me = registry.agents.find((a) => a.id === agentId(config.name));
-  if (me?.role !== 'admin' || me.status !== 'active') {
+  if ((me?.role !== 'admin' && me?.role !== 'owner') || me.status !== 'active') {
     throw new OisError(
       'OIS_ERR_NOT_ADMIN',
       `authorising needs an active admin of the team; ${config.name} is ${me ? `${me.status} ${me.role}` : `not in ${registry.file}`}`,

@@ -1,7 +1,8 @@
 import { runningDaemon } from '../../config/index.js';
 import { EXIT, OisError } from '../../errors.js';
 import { type DeliveryReport, sendAs } from '../../federation/index.js';
-import { loadRegistry, type Registry } from '../../registry/index.js';
+import { loadTeamView } from '../../membership/index.js';
+import type { Registry } from '../../registry/index.js';
 import type { Command } from '../command.js';
 import { readStdinText } from '../io.js';
 import { printRegistryWarnings } from './shared.js';
@@ -96,9 +97,10 @@ export const command: Command = {
     const store = ctx.team();
     let loaded: Promise<Registry> | null = null;
     const registry = () =>
-      (loaded ??= loadRegistry(store).then((r) => {
-        printRegistryWarnings(ctx, r);
-        return r;
+      (loaded ??= loadTeamView(store, config.home).then((view) => {
+        printRegistryWarnings(ctx, view.written);
+        for (const p of view.problems) ctx.warn(p.message, p.hint);
+        return view.registry;
       }));
     const daemonRuns = (await runningDaemon(config.home)) !== null;
     const report = await sendAs({
