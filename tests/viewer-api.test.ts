@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { appendEntry, type ChatEntry, dayHeader, formatEntry } from '../src/chatlog/index.js';
+import { recordLocalNotice } from '../src/notices/index.js';
 import { renderMarkdown } from '../src/server/viewer/markdown.js';
 import { SECURITY_HEADERS } from '../src/server/viewer/plugin.js';
 import { APPEND_WORKER, runNode, todayUtc, type ViewerFixture, viewerFixture } from './e2e/viewer-fixture.js';
@@ -209,10 +210,68 @@ describe('viewer - chat API', () => {
       received,
       new Promise<string>((_, reject) => setTimeout(() => reject(new Error('no entry in 8 s')), 8000)),
     ]);
-    const line = data.split('\n').find((l) => l.startsWith('data: '))!;
+    const lines = data.split('\n');
+    const line = lines[lines.indexOf('event: entry') + 1]!;
     const e = JSON.parse(line.slice(6));
     expect(e).toMatchObject({ id: 'gamma-0000', from: 'gamma', to: ['everyone'], outcome: 'delivered' });
     expect(e.body).toContain('gamma #0000');
+  });
+});
+
+describe('viewer - notices', () => {
+  it('viewer - lists the team’s and this daemon’s notices, hides muted types, counts and marks unread', async () => {
+    fx = await viewerFixture();
+    await appendEntry(fx.store, {
+      id: '01JNOTICE00000000000000001',
+      at: new Date(Date.now() - 1000).toISOString(),
+      from: 'alpha',
+      to: ['beta'],
+      kind: 'notice',
+      notice: { type: 'approved', subject: 'beta' },
+      body: 'alpha approved beta: beta is now a member of the team.',
+      deliveries: [{ to: 'beta', outcome: 'delivered' }],
+    });
+    await recordLocalNotice(fx.home, {
+      type: 'peer_online',
+      subject: 'beta',
+      by: 'alpha',
+      body: 'beta is back online.',
+    });
+    await recordLocalNotice(fx.home, {
+      type: 'peer_offline',
+      subject: 'gamma',
+      by: 'alpha',
+      body: 'gamma is offline.',
+    });
+    const list = await fx.app.inject({ method: 'GET', url: '/api/notices' });
+    expect(list.statusCode).toBe(200);
+    const body = list.json();
+    // peer_online is muted in the fixture: not listed, not counted.
+    expect(body.notices.map((n: { type: string }) => n.type)).toEqual(['approved', 'peer_offline']);
+    expect(body.unread).toBe(2);
+    const all = (await fx.app.inject({ method: 'GET', url: '/api/notices?all=1' })).json();
+    expect(all.notices.map((n: { type: string }) => n.type)).toContain('peer_online');
+    // Marking needs the CSRF header like every write, and a time.
+    const noHeader = await fx.app.inject({
+      method: 'POST',
+      url: '/api/notices/read',
+      payload: { until: body.notices[1].at },
+    });
+    expect(noHeader.statusCode).toBe(403);
+    const bad = await fx.app.inject({
+      method: 'POST',
+      url: '/api/notices/read',
+      headers: { 'x-ois-viewer': '1' },
+      payload: { until: 'yesterday' },
+    });
+    expect(bad.statusCode).toBe(400);
+    const read = await fx.app.inject({
+      method: 'POST',
+      url: '/api/notices/read',
+      headers: { 'x-ois-viewer': '1' },
+      payload: { until: body.notices[0].at },
+    });
+    expect(read.json()).toEqual({ unread: 1 });
   });
 });
 

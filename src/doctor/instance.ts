@@ -3,7 +3,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InstanceConfig } from '../config/index.js';
 import { isOisError } from '../errors.js';
-import { findAgent, loadRegistry, type Registry } from '../registry/index.js';
+import { readChain, readPin, type TeamView, teamView } from '../membership/index.js';
+import { agentId, findAgent, loadRegistry, type Registry } from '../registry/index.js';
 import { acquireLock, FsTeamStore, TEMP_PREFIX, writeFileAtomic } from '../team/index.js';
 import type { Check } from './types.js';
 
@@ -136,5 +137,97 @@ export async function checkInstance(
       });
     } else add({ name: 'own entry', status: 'ok', detail: `${me.name} (${me.role}, ${me.status})` });
   }
+  for (const c of await checkMembership(store, config, registry)) add(c);
   return { checks, config, registry };
+}
+
+/**
+ * The team's membership records as this instance trusts them: the pinned owner, records that do not
+ * verify, AGENTS.md entries they do not back (each named, with why), and this instance's own state.
+ */
+async function checkMembership(
+  store: FsTeamStore,
+  config: InstanceConfig,
+  registry: Registry,
+): Promise<Omit<Check, 'subject'>[]> {
+  const out: Omit<Check, 'subject'>[] = [];
+  let view: TeamView;
+  try {
+    view = teamView(registry, await readChain(store), await readPin(config.home));
+  } catch (err) {
+    return [
+      {
+        name: 'membership',
+        status: 'fail',
+        detail: isOisError(err) ? err.message : String(err),
+        ...(isOisError(err) && err.hint ? { fix: err.hint } : {}),
+        code: 'OIS_ERR_MEMBERSHIP_INVALID',
+      },
+    ];
+  }
+  if (!view.governed) {
+    return [
+      {
+        name: 'membership',
+        status: 'warn',
+        detail: 'the team has no membership records: whoever can write AGENTS.md is a member',
+        fix: 'ois join founds the team (its owner then approves everyone else): docs/membership.md',
+      },
+    ];
+  }
+  const owner = view.state.owner ? view.state.members.get(view.state.owner) : undefined;
+  out.push({
+    name: 'membership',
+    status: 'ok',
+    detail: `${view.chain.records.length} records, owner ${owner?.name ?? '?'}, ${[...view.state.members.values()].filter((m) => m.status === 'active').length} active`,
+  });
+  if (view.pin) {
+    out.push({
+      name: 'pinned owner',
+      status: 'ok',
+      detail: `${view.pin.owner} ${view.pin.publicKey} (since ${view.pin.pinnedAt.slice(0, 10)})`,
+    });
+  } else {
+    out.push({
+      name: 'pinned owner',
+      status: 'warn',
+      detail: 'this instance has not pinned the team owner yet',
+      fix: 'ois join (or ois serve) pins it',
+    });
+  }
+  for (const p of view.problems) {
+    out.push({
+      name: 'membership records',
+      status: 'fail',
+      detail: p.message,
+      fix: p.hint,
+      code: 'OIS_ERR_MEMBERSHIP_INVALID',
+    });
+  }
+  for (const agent of view.written.agents) {
+    const t = view.trustOf(agent);
+    if (t.trust !== 'unverified') continue;
+    out.push({
+      name: 'unverified entry',
+      status: 'fail',
+      detail: `${agent.name} (${agent.status} ${agent.role} in AGENTS.md): ${t.reason}; never delivered to or accepted from`,
+      fix: t.member
+        ? 'someone edited its entry by hand: the next membership change by an admin restores it (or ois members approve it again)'
+        : `an admin who knows ${agent.name} is genuine: ois members approve ${agent.name}; else delete the entry`,
+      code: 'OIS_ERR_MEMBERSHIP_INVALID',
+    });
+  }
+  const mine = config.name ? view.state.members.get(agentId(config.name)) : undefined;
+  if (mine && mine.status !== 'active') {
+    out.push({
+      name: 'own membership',
+      status: 'warn',
+      detail: `${mine.name} is ${mine.status}${mine.reason ? ` (${mine.reason})` : ''}: it sends and receives only notices about itself`,
+      fix:
+        mine.status === 'pending'
+          ? 'an admin approves: ois members approve NAME'
+          : 'ask an admin (ois members ls)',
+    });
+  }
+  return out;
 }

@@ -36,7 +36,7 @@ import {
   type NoticeType,
   updatePin,
 } from '../membership/index.js';
-import { recordLocalNotice } from '../notices/index.js';
+import { markNoticesRead, readNotices, recordLocalNotice } from '../notices/index.js';
 import { agentId } from '../registry/index.js';
 import { FsTeamStore, writeFileAtomic } from '../team/index.js';
 import { invokeTool, sessionsSend } from '../transport/index.js';
@@ -195,6 +195,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       presence: () => readPresence(config.home),
       outbox,
       send: (to, body) => compose(to, body),
+      notices: {
+        read: () => readNotices(store, config.home, { mute: config.notices.mute }),
+        markRead: (until) => markNoticesRead(config.home, until),
+      },
       auth: { required: !isLoopbackHost(config.serve.host), token: await viewerToken(config, env) },
     },
   });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { OisError } from '../../src/errors.js';
 import type { OutboxMessage, PresenceSnapshot } from '../../src/federation/index.js';
+import { markNoticesRead, readNotices } from '../../src/notices/index.js';
 import { loadRegistry } from '../../src/registry/index.js';
 import { type ViewerOptions, viewerPlugin } from '../../src/server/viewer/plugin.js';
 import { FsTeamStore } from '../../src/team/index.js';
@@ -68,6 +69,8 @@ export function fakeOutboxMessage(id: string, state: OutboxMessage['state']): Ou
 export interface ViewerFixture {
   app: FastifyInstance;
   dir: string;
+  /** The instance home the notices are read and marked in. */
+  home: string;
   store: FsTeamStore;
   sent: { to: string[] | 'all'; body: string }[];
   outbox: OutboxMessage[];
@@ -109,8 +112,13 @@ export async function viewerFixture(
       problem: 'refused',
     },
   };
+  const home = await tempDir('ois-viewer-home-');
   const options: ViewerOptions = {
     store,
+    notices: {
+      read: () => readNotices(store, home, { mute: ['peer_online'] }),
+      markRead: (until) => markNoticesRead(home, until),
+    },
     registry: () => loadRegistry(store),
     config: { name: 'alpha' } as ViewerOptions['config'],
     presence: async () => presence,
@@ -141,7 +149,7 @@ export async function viewerFixture(
   await app.register(viewerPlugin, options);
   if (listen) await app.listen({ host: '127.0.0.1', port: 0 });
   else await app.ready();
-  return { app, dir, store, sent, outbox, reads, close: () => app.close() };
+  return { app, dir, home, store, sent, outbox, reads, close: () => app.close() };
 }
 
 /** Runs a Node script (using dist/) as another OS process; resolves with its exit code and output. */

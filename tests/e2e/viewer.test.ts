@@ -133,6 +133,26 @@ describe.skipIf(!existsSync(CHROMIUM))('viewer - in headless Chromium', () => {
       .locator('#outbox-dead tr', { hasText: '01JDEAD00000000000000000B' })
       .waitFor({ timeout: 5000 });
 
+    // Notices: a join request logged by another instance shows up as an unread count, live; opening the
+    // panel lists it and marks it read.
+    await appendEntry(fx.store, {
+      id: '01JE2ENOTICE00000000000000',
+      at: new Date().toISOString(),
+      from: 'gamma',
+      to: ['alpha'],
+      kind: 'notice',
+      notice: { type: 'join_request', subject: 'gamma' },
+      body: 'gamma asks to join the team. An admin approves with: ois members approve gamma',
+      deliveries: [{ to: 'alpha', outcome: 'delivered' }],
+    });
+    await page.locator('#notices-unread:not([hidden])', { hasText: '1' }).waitFor({ timeout: 5000 });
+    await page.click('nav button[data-tab="notices"]');
+    await page
+      .locator('#notices li.notice', { hasText: 'gamma asks to join the team' })
+      .waitFor({ timeout: 5000 });
+    await page.locator('#notices-unread[hidden]').waitFor({ state: 'attached', timeout: 5000 });
+    expect(JSON.parse(await readFile(join(fx.home, 'notices-read.json'), 'utf8')).until).toBeDefined();
+
     await page.click('nav button[data-tab="chat"]');
     await page.locator('#entries .entry', { hasText: 'gamma #0000' }).waitFor({ timeout: 5000 });
     // docs/viewer.png is refreshed only when asked, so a test run leaves the work tree as it was.

@@ -32,6 +32,8 @@ export async function makeTeam(
   names: string[],
   simOptions: Partial<GatewaySimulatorOptions> = {},
   env: Record<string, string> = {},
+  /** false: the others' join requests stay pending (membership tests approve them themselves). */
+  options: { approve?: boolean } = {},
 ): Promise<TestTeam> {
   const dir = await tempDir('ois-team-');
   const agents: Record<string, TestAgent> = {};
@@ -58,7 +60,7 @@ export async function makeTeam(
     if (init.code !== 0) throw new Error(init.stderr);
     const join = await a.ois(['join', '--description', `${a.name} agent`]);
     if (join.code !== 0) throw new Error(join.stderr);
-    if (a !== owner) {
+    if (a !== owner && options.approve !== false) {
       const approve = await owner!.ois(['members', 'approve', a.name]);
       if (approve.code !== 0) throw new Error(approve.stderr);
     }

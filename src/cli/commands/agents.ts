@@ -1,7 +1,8 @@
 import { resolveToken } from '../../config/index.js';
 import { OisError } from '../../errors.js';
 import { federationOf, type PeerPresence, readPresence } from '../../federation/index.js';
-import { type Agent, agentId, loadRegistry, requireAgent } from '../../registry/index.js';
+import { loadTeamView } from '../../membership/index.js';
+import { type Agent, agentId, requireAgent } from '../../registry/index.js';
 import type { Command } from '../command.js';
 import { table } from '../io.js';
 import { printRegistryWarnings } from './shared.js';
@@ -26,8 +27,15 @@ export const command: Command = {
       throw new OisError('OIS_ERR_USAGE', 'missing NAME', { hint: 'usage: ois agents show NAME' });
     }
     const config = ctx.config();
-    const registry = await loadRegistry(ctx.team());
+    const view = await loadTeamView(ctx.team(), config.home);
+    // Statuses as the membership records back them: an entry they do not back shows as unverified.
+    const { registry } = view;
     printRegistryWarnings(ctx, registry);
+    for (const p of view.problems) ctx.warn(p.message, p.hint);
+    const trustOf = (a: Agent) => {
+      const t = view.trustOf(view.written.agents.find((w) => w.id === a.id) ?? a);
+      return { trust: t.trust, ...(t.reason ? { trustReason: t.reason } : {}) };
+    };
     const self = config.name === null ? null : agentId(config.name);
     const tokenOf = async (a: Agent) => {
       if (a.id === self) return 'self';
@@ -42,13 +50,14 @@ export const command: Command = {
       const agent = requireAgent(registry, name!);
       const token = await tokenOf(agent);
       if (ctx.json) {
-        ctx.printJson({ ...agent, self: agent.id === self, token });
+        ctx.printJson({ ...agent, self: agent.id === self, token, ...trustOf(agent) });
         return;
       }
       const rows: [string, string][] = [
         ['name', agent.name + (agent.id === self ? ' (this instance)' : '')],
         ['role', agent.roleLabel ? `${agent.role} (${agent.roleLabel})` : agent.role],
         ['status', agent.status],
+        ['trust', [trustOf(agent).trust, trustOf(agent).trustReason].filter(Boolean).join(': ')],
         ['description', agent.description],
         ['capabilities', agent.capabilities.join(', ')],
         ['gateway', agent.gateway ? `${agent.gateway.url} (session ${agent.gateway.sessionKey})` : 'none'],
@@ -75,6 +84,7 @@ export const command: Command = {
           token: tokens[i],
           delivery: federationOf(a) ? 'federated' : a.gateway ? 'direct' : 'none',
           presence: presence[a.name] ?? null,
+          ...trustOf(a),
         })),
         warnings: registry.warnings,
       });

@@ -5,6 +5,7 @@ import type { InstanceConfig } from '../../config/index.js';
 import { OisError } from '../../errors.js';
 import type { OutboxMessage, PresenceSnapshot } from '../../federation/index.js';
 import { federationOf, readQueued } from '../../federation/index.js';
+import type { NoticeFeed } from '../../notices/index.js';
 import type { Registry } from '../../registry/index.js';
 import type { TeamStore } from '../../team/index.js';
 import {
@@ -39,6 +40,11 @@ export interface ViewerOptions {
    * needs `token` (cookie after the login form, or `Authorization: Bearer`).
    */
   auth: { required: boolean; token: string | null };
+  /** The notices feed (`ois notices`): the team's and this daemon's, with what was read. */
+  notices?: {
+    read(options: { all: boolean }): Promise<NoticeFeed>;
+    markRead(until: string): Promise<void>;
+  };
   /** Poll period of the live feed (default 250 ms). */
   followIntervalMs?: number;
   /** Largest shared file (default 25 MiB). */
@@ -309,6 +315,26 @@ export async function viewerPlugin(app: FastifyInstance, opts: ViewerOptions): P
     streams.add(stop);
     request.raw.on('close', stop);
     res.on('close', stop);
+    // The unread count of the notices panel, sent when it changes.
+    if (opts.notices) {
+      const feed = opts.notices;
+      let last = '';
+      const tick = async () => {
+        const f = await feed.read({ all: false }).catch(() => null);
+        if (!f || controller.signal.aborted) return;
+        const key = `${f.unread}|${f.notices.at(-1)?.id ?? ''}`;
+        if (key !== last) {
+          last = key;
+          res.write(
+            `event: notices\ndata: ${JSON.stringify({ unread: f.unread, latest: f.notices.at(-1) ?? null })}\n\n`,
+          );
+        }
+      };
+      void tick();
+      const poll = setInterval(() => void tick(), Math.max(opts.followIntervalMs ?? 250, 1000));
+      poll.unref();
+      controller.signal.addEventListener('abort', () => clearInterval(poll));
+    }
     followChat(
       opts.store,
       {
@@ -323,6 +349,25 @@ export async function viewerPlugin(app: FastifyInstance, opts: ViewerOptions): P
     )
       .catch((err: unknown) => request.log.warn({ err }, 'viewer live feed stopped'))
       .finally(stop);
+  });
+
+  // --- notices -------------------------------------------------------------------------------------------
+  app.get('/api/notices', async (request) => {
+    if (!opts.notices) return { notices: [], unread: 0 };
+    const all = queryString((request.query as Record<string, unknown>).all) === '1';
+    const feed = await opts.notices.read({ all });
+    return { notices: all ? feed.notices : feed.notices.filter((n) => !n.muted), unread: feed.unread };
+  });
+
+  app.post('/api/notices/read', { bodyLimit: 1024 }, async (request) => {
+    // Checked here rather than by a schema, as /api/send is.
+    const until = (request.body as { until?: unknown } | null)?.until;
+    if (typeof until !== 'string' || Number.isNaN(Date.parse(until)) || !until.endsWith('Z')) {
+      throw new OisError('OIS_ERR_USAGE', '"until" must be an ISO-8601 UTC time');
+    }
+    if (!opts.notices) return { unread: 0 };
+    await opts.notices.markRead(until);
+    return { unread: (await opts.notices.read({ all: false })).unread };
   });
 
   // --- agents --------------------------------------------------------------------------------------------

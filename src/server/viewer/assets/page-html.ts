@@ -21,6 +21,7 @@ export const HTML = `<!doctype html>
     <button type="button" data-tab="shared">Shared files</button>
     <button type="button" data-tab="outbox">Outbox</button>
     <button type="button" data-tab="compose">Compose</button>
+    <button type="button" data-tab="notices">Notices <span id="notices-unread" class="badge" hidden></span></button>
   </nav>
   <span id="live" class="live off" title="live updates">offline</span>
 </header>
@@ -72,6 +73,10 @@ export const HTML = `<!doctype html>
       <thead><tr><th>ID</th><th>Peer</th><th>State</th><th>Attempts</th><th>Created</th><th>Reason</th><th>Message</th><th></th></tr></thead>
       <tbody id="outbox-dead"></tbody>
     </table>
+  </section>
+  <section id="tab-notices" class="tab" hidden>
+    <p class="toolbar"><label><input id="notices-all" type="checkbox"> include muted types</label></p>
+    <ol id="notices"></ol>
   </section>
   <section id="tab-compose" class="tab" hidden>
     <form id="compose-form" class="compose">

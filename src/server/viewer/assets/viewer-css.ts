@@ -42,6 +42,11 @@ th, td { text-align: left; border-bottom: 1px solid var(--line); padding: .3rem 
 td.hash { font-family: ui-monospace, monospace; font-size: .8rem; }
 .compose { display: grid; gap: .5rem; max-width: 40rem; }
 .empty { color: var(--muted); }
+.badge { display: inline-block; min-width: 1.3em; padding: 0 .35rem; border-radius: 999px; background: #cf222e; color: #fff; font-size: .75rem; text-align: center; }
+#notices { list-style: none; margin: 0; padding: 0; }
+.notice { border-left: 3px solid var(--line); padding: .3rem .6rem; margin: 0 0 .4rem; }
+.notice.unread { border-left-color: var(--accent); font-weight: 600; }
+.notice .meta { color: var(--muted); font-size: .85rem; font-weight: normal; display: flex; gap: .5rem; }
 body.login { display: grid; place-items: center; min-height: 100vh; }
 body.login form { display: grid; gap: .6rem; width: 22rem; padding: 1.5rem; border: 1px solid var(--line); border-radius: 10px; }
 body.login .problem { color: #cf222e; min-height: 1em; margin: 0; }

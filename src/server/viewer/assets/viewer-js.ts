@@ -57,6 +57,7 @@ const BODY = String.raw`
     if (name === 'agents') loadAgents();
     if (name === 'shared') loadShared();
     if (name === 'outbox') loadOutbox();
+    if (name === 'notices') loadNotices(true);
   }
   document.querySelectorAll('nav button').forEach(function (b) {
     b.addEventListener('click', function () { showTab(b.dataset.tab); });
@@ -189,6 +190,11 @@ const BODY = String.raw`
       $('live').textContent = 'reconnecting';
       $('live').className = 'live off';
     });
+    source.addEventListener('notices', function (ev) {
+      var n = JSON.parse(ev.data);
+      showUnread(n.unread);
+      if (!$('tab-notices').hidden) loadNotices(true);
+    });
     source.addEventListener('entry', function (ev) {
       var e = JSON.parse(ev.data);
       var day = e.at.slice(0, 10);
@@ -196,6 +202,38 @@ const BODY = String.raw`
       if (!state.searching && state.day === day && involves(e, state.who) && !state.next) addEntries([e], true);
     });
   }
+
+  // --- notices ---
+  function showUnread(n) {
+    var b = $('notices-unread');
+    b.textContent = n > 0 ? String(n) : '';
+    b.hidden = !(n > 0);
+  }
+  function loadNotices(markRead) {
+    return api('/api/notices' + ($('notices-all').checked ? '?all=1' : '')).then(function (data) {
+      var list = $('notices');
+      list.textContent = '';
+      if (!data.notices.length) list.appendChild(el('li', 'empty', 'no notices in the last 7 days'));
+      data.notices.slice().reverse().forEach(function (n) {
+        var li = el('li', 'notice' + (n.unread ? ' unread' : ''));
+        li.dataset.type = n.type;
+        var meta = el('div', 'meta');
+        meta.appendChild(el('span', 'type', n.type));
+        meta.appendChild(el('span', '', localTime(n.at)));
+        meta.appendChild(el('span', '', n.source === 'local' ? 'this daemon' : 'by ' + n.by));
+        li.appendChild(meta);
+        li.appendChild(el('div', 'text', n.body));
+        list.appendChild(li);
+      });
+      showUnread(data.unread);
+      var last = data.notices.length ? data.notices[data.notices.length - 1].at : null;
+      if (markRead && last && data.unread > 0) {
+        return api('/api/notices/read', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ until: last }) })
+          .then(function (r) { showUnread(r.unread); });
+      }
+    }).catch(function (err) { status(err.message); });
+  }
+  $('notices-all').addEventListener('change', function () { loadNotices(false); });
 
   // --- agents ---
   function loadAgents() {
@@ -329,6 +367,7 @@ const BODY = String.raw`
   api('/api/me').then(function (me) { $('me').textContent = me.name; document.title = 'OIS: ' + me.name; })
     .catch(function (err) { status(err.message); });
   loadAgents();
+  loadNotices(false);
   loadDays().then(function (days) {
     var t = today();
     return openDay(days.indexOf(t) >= 0 || !days.length ? t : days[0]);
