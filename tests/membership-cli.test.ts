@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { postEnvelope } from '../src/federation/client.js';
@@ -317,6 +317,23 @@ describe('membership - an instance pins the owner', () => {
     );
     await writeFile(file, records);
     expect((await beta!.ois(['send', 'alpha', 'hello again'])).code).toBe(0);
+
+    // A forged byte, same size, mtime set back: the verification this instance keeps in its home is not
+    // trusted for it (the file's ctime changed), so the forgery shows.
+    const before = await stat(file);
+    const last = records.trimEnd().split('\n').at(-1)!;
+    const sig = /"sig":"(.)/.exec(last)!;
+    const forged = records.replace(
+      last,
+      last.replace(`"sig":"${sig[1]}`, `"sig":"${sig[1] === 'A' ? 'B' : 'A'}`),
+    );
+    expect(forged.length).toBe(records.length);
+    await writeFile(file, forged);
+    await utimes(file, before.atime, before.mtime);
+    const agents = json(await beta!.ois(['agents', '--json']));
+    const approvedOne = agents.agents.find((a: { name: string }) => a.name === 'beta');
+    expect(approvedOne).toMatchObject({ status: 'unverified', trust: 'unverified' });
+    await writeFile(file, records);
     expect(inSession(team, 'alpha', 'hello again')).toBe(true);
   }, 60_000);
 });

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InstanceConfig } from '../config/index.js';
 import { isOisError } from '../errors.js';
-import { readChain, readPin, type TeamView, teamView } from '../membership/index.js';
+import { readChain, readPin, type TeamView, teamView, verifyChain } from '../membership/index.js';
 import { agentId, findAgent, loadRegistry, type Registry } from '../registry/index.js';
 import { acquireLock, FsTeamStore, TEMP_PREFIX, writeFileAtomic } from '../team/index.js';
 import type { Check } from './types.js';
@@ -153,7 +153,9 @@ async function checkMembership(
   const out: Omit<Check, 'subject'>[] = [];
   let view: TeamView;
   try {
-    view = teamView(registry, await readChain(store), await readPin(config.home));
+    // Verified afresh, never from this instance's cache: doctor is where a tampered file must show.
+    const pin = await readPin(config.home);
+    view = teamView(registry, await verifyChain(await readChain(store), pin), pin);
   } catch (err) {
     return [
       {
@@ -179,7 +181,7 @@ async function checkMembership(
   out.push({
     name: 'membership',
     status: 'ok',
-    detail: `${view.chain.records.length} records, owner ${owner?.name ?? '?'}, ${[...view.state.members.values()].filter((m) => m.status === 'active').length} active`,
+    detail: `${view.records} records, owner ${owner?.name ?? '?'}, ${[...view.state.members.values()].filter((m) => m.status === 'active').length} active`,
   });
   if (view.pin) {
     out.push({

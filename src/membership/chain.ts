@@ -1,14 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isOisError, OisError, storageError } from '../errors.js';
+import { isOisError, OisError } from '../errors.js';
 import { type TeamStore, writeFileAtomic } from '../team/index.js';
+import { MEMBERSHIP_FILE, PIN_FILE, readPin, type TeamPin } from './files.js';
 import { type MemberRecord, parseRecord, recordHash, renderRecord } from './records.js';
 import { applyRecord, EMPTY_STATE, type MembershipState } from './rules.js';
-
-/** The membership records in the team folder: one signed record per line, appended, never rewritten. */
-export const MEMBERSHIP_FILE = 'members/records.jsonl';
-/** What this instance pinned the first time it joined (trust on first use): in its home, never shared. */
-export const PIN_FILE = 'team-pin.json';
 
 export interface ChainProblem {
   /** 1-based line of members/records.jsonl, or null for the chain as a whole. */
@@ -25,16 +20,6 @@ export interface Chain {
   problems: ChainProblem[];
   /** Lines after the verified records (a forged, torn or out-of-order record and all that follows). */
   ignoredLines: number;
-}
-
-export interface TeamPin {
-  team: string;
-  owner: string;
-  /** The founding record's key: the root every record must verify back to. */
-  publicKey: string;
-  pinnedAt: string;
-  /** The longest chain this instance has seen, to notice records taken away. */
-  head: { seq: number; hash: string };
 }
 
 /** Replays the text of members/records.jsonl: every record through the rules, up to the first that fails. */
@@ -121,26 +106,6 @@ export function checkPin(chain: Chain, pin: TeamPin | null): ChainProblem[] {
   return [];
 }
 
-export async function readPin(home: string): Promise<TeamPin | null> {
-  const file = join(home, PIN_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw storageError('read', file, err);
-  }
-  try {
-    const pin = JSON.parse(text) as TeamPin;
-    if (typeof pin.publicKey !== 'string' || typeof pin.head?.seq !== 'number') throw new Error('shape');
-    return pin;
-  } catch {
-    throw new OisError('OIS_ERR_MEMBERSHIP_INVALID', `${file} is not a team pin`, {
-      hint: 'delete it and run ois join again to pin the team owner',
-    });
-  }
-}
-
 /**
  * Pins the team's owner the first time (trust on first use), and moves the pinned head forward as the chain
  * grows. Never moves it back, never replaces the owner key.
@@ -188,3 +153,5 @@ export async function appendRecord(
     return { record, before: chain.state, state };
   });
 }
+
+export { MEMBERSHIP_FILE, PIN_FILE, readPin, type TeamPin };

@@ -61,4 +61,7 @@ export {
   type TeamView,
   type Trust,
   teamView,
+  type Verified,
+  VIEW_CACHE_FILE,
+  verifyChain,
 } from './view.js';

@@ -1,17 +1,16 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Agent, Registry } from '../registry/index.js';
 import { loadRegistry } from '../registry/index.js';
-import { TEAM_PATHS, type TeamStore } from '../team/index.js';
-import {
-  type Chain,
-  type ChainProblem,
-  checkPin,
-  MEMBERSHIP_FILE,
-  readChain,
-  readPin,
-  type TeamPin,
-  updatePin,
-} from './chain.js';
+import { TEAM_PATHS, type TeamStore, writeFileAtomic } from '../team/index.js';
+// Types only: the chain and its rules (and node:crypto with them) load when a chain must be verified, not
+// for a command that finds the verification it needs in this instance's cache.
+import type { Chain, ChainProblem } from './chain.js';
+import { MEMBERSHIP_FILE, PIN_FILE, readPin, type TeamPin } from './files.js';
 import type { Member, MembershipState } from './rules.js';
+
+/** The last verification of the records, in the instance home, keyed by the file's version and the pin. */
+export const VIEW_CACHE_FILE = 'membership-cache.json';
 
 /**
  * How far an AGENTS.md entry can be trusted:
@@ -29,6 +28,15 @@ export interface AgentTrust {
   member: Member | null;
 }
 
+/** What replaying the records (and checking them against the pin) found. */
+export interface Verified {
+  state: MembershipState;
+  /** The chain's problems and the pin's. */
+  problems: ChainProblem[];
+  /** Records that verify. */
+  records: number;
+}
+
 /** The team as this instance may trust it: AGENTS.md, read through the membership records. */
 export interface TeamView {
   /** AGENTS.md with each agent's status as the records give it (`unverified` when they do not back it). */
@@ -37,9 +45,9 @@ export interface TeamView {
   written: Registry;
   /** True once the team has an owner (records, or a pin in this home). */
   governed: boolean;
-  chain: Chain;
+  /** How many records verify. */
+  records: number;
   pin: TeamPin | null;
-  /** The chain's problems and the pin's. */
   problems: ChainProblem[];
   state: MembershipState;
   trustOf(agent: Agent): AgentTrust;
@@ -50,16 +58,25 @@ function publishedKey(agent: Agent): string | null {
   return typeof key === 'string' ? key : null;
 }
 
+/** Replays a chain and checks it against the pin. */
+export async function verifyChain(chain: Chain, pin: TeamPin | null): Promise<Verified> {
+  const { checkPin } = await import('./chain.js');
+  return {
+    state: chain.state,
+    problems: [...chain.problems, ...checkPin(chain, pin)],
+    records: chain.records.length,
+  };
+}
+
 /**
- * Joins AGENTS.md with the membership records. In a governed team an agent is `verified` only when the
+ * Joins AGENTS.md with the verified records. In a governed team an agent is `verified` only when the
  * records have it with the same key, role and status as its entry; the view's registry gives every other
  * entry the status `unverified`, which nothing delivers to or accepts from.
  */
-export function teamView(written: Registry, chain: Chain, pin: TeamPin | null): TeamView {
-  const problems = [...chain.problems, ...checkPin(chain, pin)];
-  const governed = chain.records.length > 0 || pin !== null;
+export function teamView(written: Registry, verified: Verified, pin: TeamPin | null): TeamView {
+  const { problems, state } = verified;
+  const governed = verified.records > 0 || pin !== null;
   const broken = problems.some((p) => p.code !== 'record-invalid');
-  const state = chain.state;
   const trustOf = (agent: Agent): AgentTrust => {
     if (!governed) return { trust: 'open', reason: null, member: null };
     const member = broken ? undefined : state.members.get(agent.id);
@@ -101,17 +118,68 @@ export function teamView(written: Registry, chain: Chain, pin: TeamPin | null): 
     agents,
     spans: written.spans.map((s, i) => ({ ...s, agent: agents[i] ?? s.agent })),
   };
-  return { registry, written, governed, chain, pin, problems, state, trustOf };
+  return { registry, written, governed, records: verified.records, pin, problems, state, trustOf };
 }
 
-/** Reads AGENTS.md, the records and this instance's pin, and joins them. */
+interface CacheFile {
+  key: string;
+  records: number;
+  problems: ChainProblem[];
+  owner: string | null;
+  head: MembershipState['head'];
+  members: Member[];
+}
+
+async function readCache(home: string, key: string): Promise<Verified | null> {
+  try {
+    const c = JSON.parse(await readFile(join(home, VIEW_CACHE_FILE), 'utf8')) as CacheFile;
+    if (c.key !== key || !Array.isArray(c.members)) return null;
+    return {
+      state: { members: new Map(c.members.map((m) => [m.id, m])), owner: c.owner, head: c.head },
+      problems: c.problems,
+      records: c.records,
+    };
+  } catch {
+    return null;
+  }
+}
+
+async function writeCache(home: string, key: string, v: Verified): Promise<void> {
+  const c: CacheFile = {
+    key,
+    records: v.records,
+    problems: v.problems,
+    owner: v.state.owner,
+    head: v.state.head,
+    members: [...v.state.members.values()],
+  };
+  await writeFileAtomic(join(home, VIEW_CACHE_FILE), `${JSON.stringify(c)}\n`).catch(() => {});
+}
+
+/**
+ * Reads AGENTS.md, the records and this instance's pin, and joins them. The records are verified again only
+ * when they (or the pin) changed since this instance last verified them: the result is kept in its home,
+ * keyed by the file's version (size, mtime, ctime, inode: a writer cannot set ctime back) and the pin.
+ */
 export async function loadTeamView(store: TeamStore, home: string): Promise<TeamView> {
-  const [written, chain, pin] = await Promise.all([loadRegistry(store), readChain(store), readPin(home)]);
-  const view = teamView(written, chain, pin);
+  const [written, stat, pinText] = await Promise.all([
+    loadRegistry(store),
+    store.stat(MEMBERSHIP_FILE).catch(() => null),
+    readFile(join(home, PIN_FILE), 'utf8').catch(() => null),
+  ]);
+  const key = `${stat?.version ?? 'missing'}|${pinText ?? ''}`;
+  const cached = await readCache(home, key);
+  if (cached) return teamView(written, cached, pinText === null ? null : await readPin(home));
+  const { readChain, updatePin } = await import('./chain.js');
+  const [chain, pin] = await Promise.all([readChain(store), readPin(home)]);
+  const verified = await verifyChain(chain, pin);
+  const view = teamView(written, verified, pin);
   // The pin follows the chain forward, so records taken away later are noticed.
-  if (pin && view.problems.length === 0 && (chain.records.at(-1)?.seq ?? -1) > pin.head.seq) {
+  if (pin && verified.problems.length === 0 && (chain.records.at(-1)?.seq ?? -1) > pin.head.seq) {
     view.pin = (await updatePin(home, store, chain).catch(() => pin)) ?? pin;
   }
+  const nowPin = await readFile(join(home, PIN_FILE), 'utf8').catch(() => null);
+  await writeCache(home, `${stat?.version ?? 'missing'}|${nowPin ?? ''}`, verified);
   return view;
 }
 
@@ -122,11 +190,12 @@ export async function loadTeamView(store: TeamStore, home: string): Promise<Team
 export function cachedTeamView(store: TeamStore, home: string): () => Promise<TeamView> {
   let cached: { key: string; view: TeamView } | null = null;
   return async () => {
-    const [a, b] = await Promise.all([
+    const [a, b, pin] = await Promise.all([
       store.stat(TEAM_PATHS.registry).catch(() => null),
       store.stat(MEMBERSHIP_FILE).catch(() => null),
+      readFile(join(home, PIN_FILE), 'utf8').catch(() => ''),
     ]);
-    const key = `${a?.version ?? '-'}|${b?.version ?? '-'}`;
+    const key = `${a?.version ?? '-'}|${b?.version ?? '-'}|${pin}`;
     if (cached?.key !== key) cached = { key, view: await loadTeamView(store, home) };
     return cached.view;
   };

@@ -34,6 +34,7 @@ import {
   cachedTeamView,
   NOTICE_TYPES,
   type NoticeType,
+  readChain,
   updatePin,
 } from '../membership/index.js';
 import { markNoticesRead, readNotices, recordLocalNotice } from '../notices/index.js';
@@ -116,9 +117,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   // The team as the membership records back it: unverified entries are never delivered to or accepted from.
   const view = cachedTeamView(store, config.home);
   const first = await view();
-  if (first.chain.records.length > 0 && first.state.members.has(agentId(config.name))) {
+  if (first.records > 0 && !first.pin && first.state.members.has(agentId(config.name))) {
     // Trust on first use for an instance that joined before pins existed; afterwards the pin only moves on.
-    await updatePin(config.home, store, first.chain).catch(() => null);
+    await updatePin(config.home, store, await readChain(store)).catch(() => null);
   }
   const courier = await instanceCourier(config, env, store, async () => (await view()).registry, {
     retries: 0,

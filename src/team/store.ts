@@ -188,7 +188,9 @@ export class FsTeamStore implements TeamStore {
     try {
       const info = await lstat(path);
       const kind = info.isFile() ? 'file' : info.isDirectory() ? 'dir' : 'other';
-      return { kind, size: info.size, mtimeMs: info.mtimeMs, version: `${info.size}:${info.mtimeMs}` };
+      // ctime too: a writer can set a file's mtime back, not its ctime.
+      const version = `${info.size}:${info.mtimeMs}:${info.ctimeMs}:${info.ino}`;
+      return { kind, size: info.size, mtimeMs: info.mtimeMs, version };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw storageError('read', path, err);

@@ -93,6 +93,15 @@ beforeAll(async () => {
     for (const to of ['alpha', 'beta', 'gamma'] as const)
       if (from !== to) await setToken(from, to, gw[to].token);
   }
+  // alpha founded the team; beta asks again now that it can reach alpha (its first request, before the
+  // tokens, is only in the chat log), then alpha approves both: the notices go into the real sessions.
+  expect((await ois('beta', ['join', '--withdraw'])).code).toBe(0);
+  const request = await ois('beta', ['join']);
+  expect(request.stdout, request.stderr).toContain('notice join_request → alpha delivered');
+  for (const name of ['beta', 'gamma']) {
+    const approve = await ois('alpha', ['members', 'approve', name]);
+    expect(approve.code, approve.stderr).toBe(0);
+  }
 }, 240_000);
 
 afterAll(async () => {
@@ -113,6 +122,28 @@ gatewayContract(`real openclaw ${process.env.OIS_OPENCLAW_VERSION ?? ''}`.trim()
 }));
 
 describe(`interop - ois against real openclaw ${process.env.OIS_OPENCLAW_VERSION ?? ''} gateways`, () => {
+  it('interop membership) the join request and the approval are in the real sessions, signed by who made them', async () => {
+    const alphaTexts = (await history(gw.alpha)).map((m) => contentText(m.content));
+    const request = alphaTexts.find((t) => t.includes('beta asks to join the team'));
+    expect(request, alphaTexts.join('\n---\n')).toBeDefined();
+    expect(parseHeader(request!.slice(request!.indexOf('[OIS ')))).toMatchObject({
+      from: 'beta',
+      to: 'alpha',
+    });
+    const betaTexts = (await history(gw.beta)).map((m) => contentText(m.content));
+    expect(betaTexts.some((t) => t.includes('alpha approved beta: beta is now a member of the team.'))).toBe(
+      true,
+    );
+    const { entries } = await chatEntries();
+    const approved = entries.find(
+      (e) => e.kind === 'notice' && e.notice?.type === 'approved' && e.notice.subject === 'beta',
+    );
+    expect(approved?.deliveries).toEqual([expect.objectContaining({ to: 'beta', outcome: 'delivered' })]);
+    // gamma's gateway does not allow sessions_send: its approval notice says so, it is not lost silently.
+    const gammaApproved = entries.find((e) => e.kind === 'notice' && e.notice?.subject === 'gamma');
+    expect(gammaApproved?.deliveries.find((d) => d.to === 'gamma')?.outcome).toMatch(/failed|queued/);
+  });
+
   it('interop a) a send lands in the peer session with the sender header, and is logged', async () => {
     const r = await ois('alpha', ['send', 'beta', '--json', 'Interop hello from alpha']);
     expect(r.code, r.stderr).toBe(0);

@@ -62,6 +62,8 @@ export async function apply(
   );
   await updatePin(config.home, store, await readChain(store)).catch(() => null);
   await after?.(result);
+  // Verifies the records as they are now, once, and keeps the result: the next ois agents needs no crypto.
+  await loadTeamView(store, config.home);
   const zerotier = await syncZerotier(ctx, result);
   const notice = noticeOf(result.record, result.state);
   const report = notice ? await announce(ctx, notice) : null;
