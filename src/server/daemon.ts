@@ -88,6 +88,16 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       },
     );
   }
+  const unknownMuted = config.notices.mute.filter((t) => !(NOTICE_TYPES as readonly string[]).includes(t));
+  if (unknownMuted.length > 0) {
+    throw new OisError(
+      'OIS_ERR_CONFIG_INVALID',
+      `notices.mute names unknown types: ${unknownMuted.join(', ')}`,
+      {
+        hint: `the types are: ${NOTICE_TYPES.join(', ')}`,
+      },
+    );
+  }
   const own = await ownToken(config, env, options.openclawProfile);
   const target = { url: config.gateway.url, token: own.token, sessionKey: config.gateway.sessionKey };
   const store = new FsTeamStore(config.team);
@@ -104,16 +114,6 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     ),
   );
 
-  const unknownMuted = config.notices.mute.filter((t) => !(NOTICE_TYPES as readonly string[]).includes(t));
-  if (unknownMuted.length > 0) {
-    throw new OisError(
-      'OIS_ERR_CONFIG_INVALID',
-      `notices.mute names unknown types: ${unknownMuted.join(', ')}`,
-      {
-        hint: `the types are: ${NOTICE_TYPES.join(', ')}`,
-      },
-    );
-  }
   // The team as the membership records back it: unverified entries are never delivered to or accepted from.
   const view = cachedTeamView(store, config.home);
   const first = await view();
