@@ -58,6 +58,7 @@ export {
   type AgentTrust,
   cachedTeamView,
   loadTeamView,
+  requireAdmin,
   type TeamView,
   type Trust,
   teamView,

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { OisError } from '../errors.js';
 import type { Agent, Registry } from '../registry/index.js';
-import { loadRegistry } from '../registry/index.js';
+import { agentId, loadRegistry } from '../registry/index.js';
 import { TEAM_PATHS, type TeamStore, writeFileAtomic } from '../team/index.js';
 // Types only: the chain and its rules (and node:crypto with them) load when a chain must be verified, not
 // for a command that finds the verification it needs in this instance's cache.
@@ -199,4 +200,18 @@ export function cachedTeamView(store: TeamStore, home: string): () => Promise<Te
     if (cached?.key !== key) cached = { key, view: await loadTeamView(store, home) };
     return cached.view;
   };
+}
+
+/**
+ * Throws OIS_ERR_NOT_ADMIN unless `name` is an active admin (or the owner) as the team can trust it: in a
+ * team with records, by the records; in an open team, by AGENTS.md.
+ */
+export function requireAdmin(view: TeamView, name: string, doing: string, command: string): void {
+  const me = view.registry.agents.find((a) => a.id === agentId(name));
+  if ((me?.role === 'admin' || me?.role === 'owner') && me.status === 'active') return;
+  throw new OisError(
+    'OIS_ERR_NOT_ADMIN',
+    `${doing} needs an active admin of the team; ${name} is ${me ? `${me.status} ${me.role}` : `not in ${view.registry.file}`}`,
+    { hint: `ask an admin to run: ${command}` },
+  );
 }

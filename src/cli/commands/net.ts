@@ -1,7 +1,6 @@
 import { ERROR_CODES, EXIT, OisError } from '../../errors.js';
-import { loadTeamView } from '../../membership/index.js';
+import { loadTeamView, requireAdmin } from '../../membership/index.js';
 import {
-  agentId,
   editRegistry,
   loadRegistry,
   type Registry,
@@ -215,15 +214,9 @@ async function members(ctx: CommandContext): Promise<number | undefined> {
 
 async function authorize(ctx: CommandContext, name: string): Promise<number | undefined> {
   const config = ctx.initialisedConfig();
-  const { registry } = await loadTeamView(ctx.team(), config.home);
-  const me = registry.agents.find((a) => a.id === agentId(config.name));
-  if ((me?.role !== 'admin' && me?.role !== 'owner') || me.status !== 'active') {
-    throw new OisError(
-      'OIS_ERR_NOT_ADMIN',
-      `authorising needs an active admin of the team; ${config.name} is ${me ? `${me.status} ${me.role}` : `not in ${registry.file}`}`,
-      { hint: `ask an admin to run: ois net authorize ${name}` },
-    );
-  }
+  const view = await loadTeamView(ctx.team(), config.home);
+  requireAdmin(view, config.name, 'authorising', `ois net authorize ${name}`);
+  const { registry } = view;
   const target = requireAgent(registry, name);
   const networkId = networkOf(registry);
   const flag = ctx.args.values.node;
