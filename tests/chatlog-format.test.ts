@@ -171,12 +171,21 @@ describe('chatlog - format', () => {
     // Every key the writer emits is in the schema, in the documented order.
     const line = formatEntry(entry('x', { kind: 'reply', replyTo: 'y' })).split('\n')[1]!;
     const meta = JSON.parse(line.slice('<!-- ois '.length, -' -->'.length));
-    expect(Object.keys(meta)).toEqual(Object.keys(schema.properties).filter((k) => k !== 'notice'));
+    expect(Object.keys(meta)).toEqual(
+      Object.keys(schema.properties).filter((k) => k !== 'notice' && k !== 'task'),
+    );
     const noticeLine = formatEntry(
       entry('n', { kind: 'notice', notice: { type: 'approved', subject: 'beta' } }),
     ).split('\n')[1]!;
     const noticeMeta = JSON.parse(noticeLine.slice('<!-- ois '.length, -' -->'.length));
-    expect(Object.keys(noticeMeta)).toEqual(Object.keys(schema.properties).filter((k) => k !== 'replyTo'));
+    expect(Object.keys(noticeMeta)).toEqual(
+      Object.keys(schema.properties).filter((k) => k !== 'replyTo' && k !== 'task'),
+    );
+    const taskLine = formatEntry(
+      entry('t', { kind: 'task_update', replyTo: 'x', task: { id: 'x', status: 'working' } }),
+    ).split('\n')[1]!;
+    const taskMeta = JSON.parse(taskLine.slice('<!-- ois '.length, -' -->'.length));
+    expect(Object.keys(taskMeta)).toEqual(Object.keys(schema.properties).filter((k) => k !== 'notice'));
     expect(schema.required.every((key: string) => key in meta)).toBe(true);
   });
 

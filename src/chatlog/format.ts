@@ -25,9 +25,10 @@ export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
 /**
  * `message`: what was sent, with every outcome. `reply`: a peer's answer to a waited send. `receipt`: a
  * queued message was delivered later (its `replyTo` is the message id). `notice`: a team event (a join
- * request, an approval, …: specs/membership.md), its type and subject in `notice`.
+ * request, an approval, …: specs/membership.md), its type and subject in `notice`. `task`: a delegated task
+ * (specs/tasks.md), `task_update`: a change of its status; both with `task: {id, status}`.
  */
-export const ENTRY_KINDS = ['message', 'reply', 'receipt', 'notice'] as const;
+export const ENTRY_KINDS = ['message', 'reply', 'receipt', 'notice', 'task', 'task_update'] as const;
 export type ChatEntryKind = (typeof ENTRY_KINDS)[number];
 
 export interface ChatDelivery {
@@ -50,6 +51,8 @@ export interface ChatEntry {
   replyTo?: string;
   /** Kind `notice`: what happened, and to whom. */
   notice?: NoticeRef;
+  /** Kinds `task` and `task_update`: the task and its status after this entry. */
+  task?: { id: string; status: string };
   body: string;
   deliveries: ChatDelivery[];
 }
@@ -256,6 +259,8 @@ export function summaryLine(entry: Pick<ChatEntry, 'to' | 'kind' | 'replyTo' | '
   if (entry.kind === 'reply') return `↩ reply to ${oneLine(entry.replyTo ?? '?')} ${targets}`;
   if (entry.kind === 'receipt') return `✓ receipt for ${oneLine(entry.replyTo ?? '?')} ${targets}`;
   if (entry.kind === 'notice') return `ⓘ notice ${targets}`;
+  if (entry.kind === 'task') return `☐ task ${targets}`;
+  if (entry.kind === 'task_update') return `☐ task update to ${oneLine(entry.replyTo ?? '?')} ${targets}`;
   return targets;
 }
 
@@ -276,6 +281,9 @@ function checkEntry(entry: ChatEntry): void {
   if (!ENTRY_KINDS.includes(entry.kind)) throw invalidEntry(`unknown kind ${entry.kind}`, entry);
   if ((entry.kind === 'notice') !== (entry.notice !== undefined)) {
     throw invalidEntry('a notice entry, and only one, has a "notice"', entry);
+  }
+  if ((entry.kind === 'task' || entry.kind === 'task_update') !== (entry.task !== undefined)) {
+    throw invalidEntry('a task entry, and only one, has a "task"', entry);
   }
   for (const d of entry.deliveries) {
     if (!DELIVERY_OUTCOMES.includes(d.outcome)) throw invalidEntry(`unknown outcome ${d.outcome}`, entry);
@@ -298,6 +306,7 @@ function metadataOf(entry: ChatEntry): Record<string, unknown> {
     ...(entry.notice === undefined
       ? {}
       : { notice: { type: entry.notice.type, subject: entry.notice.subject } }),
+    ...(entry.task === undefined ? {} : { task: { id: entry.task.id, status: entry.task.status } }),
     deliveries: entry.deliveries.map((d) => ({
       to: d.to,
       outcome: d.outcome,
@@ -388,6 +397,11 @@ function readMetadata(value: unknown): Omit<ChatEntry, 'body'> | string {
     return 'metadata "notice" is invalid';
   }
   if (m.kind === 'notice' && n === undefined) return 'metadata "notice" is missing';
+  const t = m.task as Record<string, unknown> | undefined;
+  if (t !== undefined && (typeof t !== 'object' || t === null || !isString(t.id) || !isString(t.status))) {
+    return 'metadata "task" is invalid';
+  }
+  if ((m.kind === 'task' || m.kind === 'task_update') && t === undefined) return 'metadata "task" is missing';
   if (!Array.isArray(m.deliveries)) return 'metadata "deliveries" is not a list';
   const deliveries: ChatDelivery[] = [];
   for (const raw of m.deliveries as unknown[]) {
@@ -415,6 +429,7 @@ function readMetadata(value: unknown): Omit<ChatEntry, 'body'> | string {
     kind: m.kind as ChatEntryKind,
     ...(m.replyTo === undefined ? {} : { replyTo: m.replyTo as string }),
     ...(n === undefined ? {} : { notice: { type: n.type as string, subject: n.subject as string } }),
+    ...(t === undefined ? {} : { task: { id: t.id as string, status: t.status as string } }),
     deliveries,
   };
 }

@@ -180,6 +180,28 @@ export const SETTINGS = [
     max: 10_000,
   },
   {
+    key: 'federation.maxHops',
+    type: 'integer',
+    default: 6,
+    env: 'OIS_MAX_HOPS',
+    flag: null,
+    description:
+      'How many automatic answers one conversation may go through (`ois reply`, waited replies, task updates) before daemons stop it: two assistants that answer every message cannot ping-pong forever.',
+    min: 1,
+    max: 64,
+  },
+  {
+    key: 'federation.repliesPerMinute',
+    type: 'integer',
+    default: 10,
+    env: 'OIS_REPLIES_PER_MINUTE',
+    flag: null,
+    description:
+      '`ois reply` to one peer at most this many times a minute; more is refused (a loop, not a conversation).',
+    min: 1,
+    max: 600,
+  },
+  {
     key: 'notices.mute',
     type: 'string',
     default: null,

@@ -73,6 +73,14 @@ export const ZH_SETTINGS: Readonly<Record<string, Translation>> = {
     en: 'Open connections the daemon accepts from one IP address at once; more are closed at once.',
     zh: '守护进程同时接受来自同一 IP 地址的连接数上限；超出的连接会被立即关闭。',
   },
+  'federation.maxHops': {
+    en: 'How many automatic answers one conversation may go through (`ois reply`, waited replies, task updates) before daemons stop it: two assistants that answer every message cannot ping-pong forever.',
+    zh: '一个会话最多允许经过多少次自动应答（`ois reply`、等待回复、任务更新），超过后守护进程会终止它：两个对每条消息都作答的助手不会无休止地来回。',
+  },
+  'federation.repliesPerMinute': {
+    en: '`ois reply` to one peer at most this many times a minute; more is refused (a loop, not a conversation).',
+    zh: '每分钟对同一对端执行 `ois reply` 的次数上限；超出即被拒绝（那是循环，而不是对话）。',
+  },
   'notices.mute': {
     en: 'Notice types this instance does not put into its own session, comma-separated (e.g. `peer_offline,peer_online`); `ois notices` still lists them. Types: specs/membership.md.',
     zh: '本实例不放入自身会话的通知类型，用逗号分隔（如 `peer_offline,peer_online`）；`ois notices` 仍会列出它们。类型见 specs/membership.md。',

@@ -38,6 +38,10 @@ export interface InstanceConfig {
     readonly requestTimeoutMs: number;
     readonly maxConnectionsPerAddress: number;
   };
+  readonly federation: {
+    readonly maxHops: number;
+    readonly repliesPerMinute: number;
+  };
   readonly notices: {
     /** Types not put into this instance's session. */
     readonly mute: readonly string[];
@@ -151,6 +155,10 @@ export function loadConfig(input: ConfigInput): InstanceConfig {
       sessionKey: values.get('gateway.sessionKey') as string,
     }),
     serve: Object.freeze(serveSettings(values)),
+    federation: Object.freeze({
+      maxHops: values.get('federation.maxHops') as number,
+      repliesPerMinute: values.get('federation.repliesPerMinute') as number,
+    }),
     notices: Object.freeze({
       mute: Object.freeze(
         String(values.get('notices.mute') ?? '')

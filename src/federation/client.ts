@@ -19,10 +19,15 @@ export interface PostEnvelopeOptions {
 }
 
 export interface PostEnvelopeResult {
-  status: 'delivered' | 'duplicate';
+  /** `replied` / `no_reply`: an envelope with `wait`, and what its recipient's assistant answered. */
+  status: 'delivered' | 'duplicate' | 'replied' | 'no_reply';
   seconds: number;
   attempts: number;
+  /** For `replied`: the answer as the recipient signed it (the caller verifies it). */
+  reply?: unknown;
 }
+
+const ANSWERS = new Set(['delivered', 'duplicate', 'replied', 'no_reply']);
 
 class Retryable extends Error {
   constructor(
@@ -49,6 +54,7 @@ export async function postEnvelope(
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000;
   const dispatcher = new Agent({ connect: { timeout: options.connectTimeoutMs } });
   let attempts = 0;
+  let reply: unknown;
   try {
     const status = await pRetry(
       async () => {
@@ -85,12 +91,15 @@ export async function postEnvelope(
         } catch (err) {
           throw new AbortError(protocolError(url, res.statusCode, (err as Error).message));
         }
-        let json: { status?: string; code?: string; message?: string } = {};
+        let json: { status?: string; code?: string; message?: string; reply?: unknown } = {};
         try {
           json = JSON.parse(text);
         } catch {}
         if (res.statusCode === 202 || res.statusCode === 200) {
-          if (json.status === 'delivered' || json.status === 'duplicate') return json.status;
+          if (typeof json.status === 'string' && ANSWERS.has(json.status)) {
+            reply = json.reply;
+            return json.status as PostEnvelopeResult['status'];
+          }
           throw new AbortError(protocolError(url, res.statusCode, text));
         }
         const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
@@ -124,7 +133,12 @@ export async function postEnvelope(
         },
       },
     );
-    return { status, seconds: (performance.now() - started) / 1000, attempts };
+    return {
+      status,
+      seconds: (performance.now() - started) / 1000,
+      attempts,
+      ...(reply === undefined ? {} : { reply }),
+    };
   } catch (err) {
     if (err instanceof Retryable) throw err.error;
     if (isOisError(err)) throw err;
@@ -158,6 +172,8 @@ function hintFor(code: ErrorCode): string {
       return "the receiver's AGENTS.md has no key for this instance: run ois join (same team folder?)";
     case 'OIS_ERR_ENVELOPE_STALE':
       return 'a clock is off: turn on NTP on both machines (ois doctor shows the skew)';
+    case 'OIS_ERR_HOP_LIMIT':
+      return 'the conversation stopped at the hop limit: start a new one with ois send';
     case 'OIS_ERR_RECIPIENT_MISMATCH':
       return "the federation URL in the recipient's AGENTS.md entry points at another instance";
     default:

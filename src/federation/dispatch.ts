@@ -14,7 +14,7 @@ import type { TeamStore } from '../team/index.js';
 import { sessionsSend } from '../transport/index.js';
 import { postEnvelope } from './client.js';
 import { isTransient, retryAfterOf } from './deliver.js';
-import { type Envelope, signEnvelope } from './envelope.js';
+import { type Envelope, signEnvelope, type TaskRef } from './envelope.js';
 import { deliveredText, newMessageId, parseHeader } from './message.js';
 import type { Outbox, OutboxMessage } from './outbox.js';
 import { federationOf } from './peer.js';
@@ -32,6 +32,17 @@ export interface QueuedMessage {
   body: string;
   /** A team notice (specs/membership.md): its type and the agent it is about. */
   notice?: NoticeRef;
+  /** What it is, if not a plain message, and the thread it belongs to (signed into the envelope). */
+  thread?: Thread;
+}
+
+/** A reply, a task or a task update, and its thread (specs/federation.md, "Typed envelopes"). */
+export interface Thread {
+  type: 'reply' | 'task' | 'task_update';
+  replyTo?: string;
+  conversation?: string;
+  hops?: number;
+  task?: TaskRef;
 }
 
 /** Payloads that ois 0.1 stored: addressed to a URL. Read, converted, never written. */
@@ -280,6 +291,15 @@ function sign(m: QueuedMessage, identity: Identity, now: number): Envelope {
       body: m.body,
       ...(sentAt ? { sentAt } : {}),
       ...(m.notice ? { notice: { type: m.notice.type, subject: m.notice.subject } } : {}),
+      ...(m.thread
+        ? {
+            type: m.thread.type,
+            ...(m.thread.replyTo ? { replyTo: m.thread.replyTo } : {}),
+            conversation: m.thread.conversation ?? m.id,
+            hops: m.thread.hops ?? 0,
+            ...(m.thread.task ? { task: m.thread.task } : {}),
+          }
+        : {}),
     },
     identity.privateKey,
   );

@@ -20,8 +20,46 @@ export interface Envelope {
    * A member that is not active may receive, and send, only the notices about its own membership.
    */
   notice?: { type: string; subject: string };
+  /** What the envelope carries (absent: a message, or a notice when `notice` is set). */
+  type?: EnvelopeType;
+  /** The thread: the id of the message that started it. */
+  conversation?: string;
+  /** For a reply, or a task update: the id of the message (or task) it answers. */
+  replyTo?: string;
+  /** How many automatic answers led here in this conversation (a reply's is its original's + 1). */
+  hops?: number;
+  /** Seconds the receiving daemon waits for its assistant's answer, which comes back signed in the answer. */
+  wait?: number;
+  /** A task or a task update (specs/tasks.md). */
+  task?: TaskRef;
   sig: string;
 }
+
+export const ENVELOPE_TYPES = ['message', 'reply', 'task', 'task_update', 'notice'] as const;
+export type EnvelopeType = (typeof ENVELOPE_TYPES)[number];
+
+export const TASK_STATES = [
+  'submitted',
+  'working',
+  'input_required',
+  'completed',
+  'failed',
+  'canceled',
+  'rejected',
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+export interface TaskRef {
+  id: string;
+  status: TaskState;
+  priority?: 'low' | 'normal' | 'high';
+  /** ISO-8601 UTC. */
+  due?: string;
+}
+
+/** The most automatic answers one conversation may go through (ois reply refuses the next). */
+export const MAX_HOPS = 64;
+export const MAX_WAIT_SECONDS = 600;
 
 export type UnsignedEnvelope = Omit<Envelope, 'sig'>;
 
@@ -52,6 +90,24 @@ export const ENVELOPE_SCHEMA = {
         subject: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
       },
     },
+    type: { enum: ['message', 'reply', 'task', 'task_update', 'notice'] },
+    conversation: { type: 'string', pattern: '^[0-9A-HJKMNP-TV-Z]{26}$' },
+    replyTo: { type: 'string', pattern: '^[0-9A-HJKMNP-TV-Z]{26}$' },
+    hops: { type: 'integer', minimum: 0, maximum: 64 },
+    wait: { type: 'integer', minimum: 1, maximum: 600 },
+    task: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['id', 'status'],
+      properties: {
+        id: { type: 'string', pattern: '^[0-9A-HJKMNP-TV-Z]{26}$' },
+        status: {
+          enum: ['submitted', 'working', 'input_required', 'completed', 'failed', 'canceled', 'rejected'],
+        },
+        priority: { enum: ['low', 'normal', 'high'] },
+        due: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$' },
+      },
+    },
     sig: { type: 'string', pattern: '^[A-Za-z0-9_-]{86}$' },
   },
 } as const;
@@ -64,9 +120,37 @@ export const ENVELOPE_SCHEMA = {
  */
 export function canonicalBytes(e: UnsignedEnvelope): Buffer {
   const fields: (string | number | null)[] = [e.v, e.id, e.from, e.to, e.createdAt, e.body];
-  if (e.sentAt !== undefined || e.notice !== undefined) fields.push(e.sentAt ?? null);
-  if (e.notice !== undefined) fields.push(e.notice.type, e.notice.subject);
+  const ext = extension(e);
+  if (e.sentAt !== undefined || e.notice !== undefined || ext !== null) fields.push(e.sentAt ?? null);
+  if (e.notice !== undefined || ext !== null) fields.push(e.notice?.type ?? null, e.notice?.subject ?? null);
+  if (ext !== null) fields.push(ext);
   return Buffer.from(DOMAIN + JSON.stringify(fields), 'utf8');
+}
+
+/**
+ * The typed fields of an envelope as one signed element: a JSON array in a fixed order, or null when the
+ * envelope has none (then it signs what it always signed).
+ */
+function extension(e: UnsignedEnvelope): string | null {
+  if (
+    e.type === undefined &&
+    e.conversation === undefined &&
+    e.replyTo === undefined &&
+    e.hops === undefined &&
+    e.wait === undefined &&
+    e.task === undefined
+  ) {
+    return null;
+  }
+  const task = e.task ? [e.task.id, e.task.status, e.task.priority ?? null, e.task.due ?? null] : null;
+  return JSON.stringify([
+    e.type ?? null,
+    e.conversation ?? null,
+    e.replyTo ?? null,
+    e.hops ?? null,
+    e.wait ?? null,
+    task,
+  ]);
 }
 
 /** The time the envelope's freshness is judged by: when this copy was sent. */

@@ -1,7 +1,7 @@
 import { isOisError, OisError } from '../errors.js';
 import { type Agent, agentId, findAgent, type Registry } from '../registry/index.js';
-import { type Envelope, sentTimeOf, verifyEnvelope } from './envelope.js';
-import { deliveredText } from './message.js';
+import { type Envelope, sentTimeOf, type UnsignedEnvelope, verifyEnvelope } from './envelope.js';
+import { deliveredText, newMessageId } from './message.js';
 import type { SeenStore } from './seen-store.js';
 
 /** Who an envelope claims to be from, and whether the signature is theirs. */
@@ -21,8 +21,19 @@ export interface InboxDeps {
   self: string;
   registry: () => Promise<Registry>;
   seen: SeenStore;
-  /** Puts the text into this instance's own gateway session; throws an OisError when it cannot. */
-  deliver: (text: string, envelope: Envelope) => Promise<void>;
+  /**
+   * Puts the text into this instance's own gateway session; throws an OisError when it cannot. For an
+   * envelope with `wait`, waits that long for the assistant's answer and returns it.
+   */
+  deliver: (text: string, envelope: Envelope) => Promise<unknown>;
+  /** Signs this instance's answer to a waited envelope (a `reply` envelope back to its sender). */
+  sign?: (reply: UnsignedEnvelope) => Envelope;
+  /** Checks an envelope before it is delivered (the task rules); throws the OisError to refuse it with. */
+  accept?: (envelope: Envelope, sender: Agent) => void;
+  /** The most automatic answers a conversation may have gone through (config `federation.maxHops`). */
+  maxHops?: number;
+  /** Called once an envelope is delivered (the task store records tasks and their updates). */
+  onDelivered?: (envelope: Envelope, sender: Agent) => Promise<void>;
   /** The clock window, either way, for when a copy was sent. */
   skewSeconds: number;
   now: () => number;
@@ -32,9 +43,14 @@ export interface InboxDeps {
 }
 
 export interface Received {
-  status: 'delivered' | 'duplicate';
+  status: 'delivered' | 'duplicate' | 'replied' | 'no_reply';
   id: string;
+  /** For `replied`: the assistant's answer, signed by this instance. */
+  reply?: Envelope;
 }
+
+/** What an assistant answers when it has nothing to say (OpenClaw's agent-to-agent convention). */
+export const SKIP_REPLIES = new Set(['REPLY_SKIP', 'NO_REPLY', 'ANNOUNCE_SKIP']);
 
 /** Looks up the claimed sender in the registry and checks the signature against its published key. */
 export async function verifySender(envelope: Envelope, registry: Registry): Promise<VerifiedSender> {
@@ -99,7 +115,21 @@ export async function receiveEnvelope(
     );
   }
   checkFreshness(envelope, deps);
+  const hops = envelope.hops ?? 0;
+  if (deps.maxHops !== undefined && hops > deps.maxHops) {
+    // Two assistants answering each other forever: the conversation stops here, and says so.
+    deps.log.warn(
+      { id: envelope.id, from: sender.name, conversation: envelope.conversation, hops },
+      'loop guard: conversation stopped at the hop limit',
+    );
+    throw new OisError(
+      'OIS_ERR_HOP_LIMIT',
+      `conversation ${envelope.conversation ?? envelope.id} reached ${hops} automatic answers (limit ${deps.maxHops})`,
+      { hint: 'start a new conversation with ois send; raise federation.maxHops only if the loop is wanted' },
+    );
+  }
 
+  deps.accept?.(envelope, sender);
   const state = deps.seen.claim(envelope.id, sender.name);
   if (state === 'delivered') return { status: 'duplicate', id: envelope.id };
   if (state === 'delivering') {
@@ -126,8 +156,10 @@ export async function receiveEnvelope(
     { from: sender.name, to: deps.self, id: envelope.id, at: new Date(envelope.createdAt) },
     envelope.body,
   );
+  let answer: { reply?: string | null } | undefined;
   try {
-    await deps.deliver(text, envelope);
+    // For a waited envelope the deliverer resolves to the assistant's answer, `{reply}`.
+    answer = (await deps.deliver(text, envelope)) as typeof answer;
   } catch (err) {
     if (isOisError(err, 'OIS_ERR_DELIVERY_UNKNOWN')) {
       // It may be in the session already: never deliver it twice; the sender gets its acknowledgement.
@@ -148,7 +180,28 @@ export async function receiveEnvelope(
   }
   deps.seen.delivered(envelope.id, sender.name);
   deps.log.info({ id: envelope.id, from: sender.name }, 'delivered');
-  return { status: 'delivered', id: envelope.id };
+  await deps
+    .onDelivered?.(envelope, sender)
+    .catch((err: unknown) =>
+      deps.log.warn({ id: envelope.id, message: (err as Error).message }, 'recording the delivery failed'),
+    );
+  if (envelope.wait === undefined) return { status: 'delivered', id: envelope.id };
+  const replyText = answer && typeof answer.reply === 'string' ? answer.reply.trim() : '';
+  if (replyText === '' || SKIP_REPLIES.has(replyText) || !deps.sign)
+    return { status: 'no_reply', id: envelope.id };
+  const reply = deps.sign({
+    v: 1,
+    id: newMessageId(deps.now()),
+    from: deps.self,
+    to: sender.name,
+    createdAt: new Date(deps.now()).toISOString(),
+    body: answer!.reply!,
+    type: 'reply',
+    replyTo: envelope.id,
+    conversation: envelope.conversation ?? envelope.id,
+    hops: (envelope.hops ?? 0) + 1,
+  });
+  return { status: 'replied', id: envelope.id, reply };
 }
 
 /**

@@ -4,7 +4,7 @@ import { adoptApprovedKey, loadIdentity, loadTeamView } from '../membership/inde
 import type { Agent, Registry } from '../registry/index.js';
 import { findAgent } from '../registry/index.js';
 import type { TeamStore } from '../team/index.js';
-import { type Courier, type Drained, drainPeer, type Moved } from './dispatch.js';
+import { type Courier, type Drained, drainPeer, type Moved, type Thread } from './dispatch.js';
 import { Outbox } from './outbox.js';
 import { planRecipients, type SendReport, sendMessage } from './send.js';
 
@@ -29,6 +29,10 @@ export interface SendAsInput {
   signal?: AbortSignal;
   /** A team notice (specs/membership.md): to no names, it is only logged. */
   notice?: NoticeRef;
+  /** A reply, a task or a task update, and its thread. */
+  thread?: Thread;
+  /** The message id to use (a task is sent under its own id). */
+  id?: string;
 }
 
 /**
@@ -48,7 +52,7 @@ export async function sendAs(input: SendAsInput): Promise<SendReport> {
     input.to,
     async (agent) => (await resolveToken(config.home, env, agent.name))?.token ?? null,
     (agent, why) => warn(`skipping ${agent.name}: ${why}`),
-    identity !== null && wait === 0,
+    identity !== null,
     input.notice,
   );
   const queue = input.queue && wait === 0;
@@ -75,6 +79,8 @@ export async function sendAs(input: SendAsInput): Promise<SendReport> {
       ...(identity ? { identity } : {}),
       ...(input.signal ? { signal: input.signal } : {}),
       ...(input.notice ? { notice: input.notice } : {}),
+      ...(input.thread ? { thread: input.thread } : {}),
+      ...(input.id ? { id: input.id } : {}),
     });
   } finally {
     if (outbox && !input.outbox) outbox.close();

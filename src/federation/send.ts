@@ -12,6 +12,7 @@ import type { Agent, Registry } from '../registry/index.js';
 import { agentId, findAgent, requireAgent } from '../registry/index.js';
 import type { TeamStore } from '../team/index.js';
 import { MAX_GATEWAY_BODY_BYTES, type SendResult, sessionsSend } from '../transport/index.js';
+import { postEnvelope } from './client.js';
 import {
   type Attempt,
   attemptDelivery,
@@ -22,8 +23,15 @@ import {
   type PathReport,
   type QueuedMessage,
   settle,
+  type Thread,
 } from './dispatch.js';
-import { MAX_ENVELOPE_BODY_BYTES } from './envelope.js';
+import {
+  type Envelope,
+  MAX_ENVELOPE_BODY_BYTES,
+  MAX_WAIT_SECONDS,
+  signEnvelope,
+  verifyEnvelope,
+} from './envelope.js';
 import { checkBody, deliveredText, newMessageId } from './message.js';
 import type { Outbox } from './outbox.js';
 import { type FederationRef, federationOf } from './peer.js';
@@ -212,6 +220,10 @@ export interface SendInput {
   now?: () => Date;
   /** A team notice: logged as kind `notice`, and carried in the envelope. */
   notice?: NoticeRef;
+  /** A reply, a task or a task update: logged as its kind, signed into the envelope. */
+  thread?: Thread;
+  /** The message id to use (a task is sent under its own id); default a new one. */
+  id?: string;
 }
 
 /**
@@ -223,7 +235,7 @@ export async function sendMessage(input: SendInput): Promise<SendReport> {
   const body = checkBody(input.body.replace(/\r\n/g, '\n'));
   const now = input.now ?? (() => new Date());
   const at = now();
-  const id = newMessageId(at.getTime());
+  const id = input.id ?? newMessageId(at.getTime());
   checkSize(input, body, id, at);
   const deliveries = await Promise.all(input.recipients.map((r) => deliverOne(input, r, body, id, at)));
   const log = await logExchange(
@@ -234,13 +246,22 @@ export async function sendMessage(input: SendInput): Promise<SendReport> {
       at: at.toISOString(),
       from: input.from,
       to: input.recipients.map((r) => r.agent.name),
-      ...(input.notice ? { kind: 'notice' as const, notice: input.notice } : { kind: 'message' as const }),
+      ...entryKind(input),
       body,
       deliveries: deliveries.map(toChatDelivery),
     },
     deliveries,
   );
   return { id, at: at.toISOString(), from: input.from, deliveries, log };
+}
+
+/** The chat-log kind of what is sent, with what that kind carries. */
+function entryKind(input: SendInput): Pick<ChatEntry, 'kind' | 'notice' | 'replyTo' | 'task'> {
+  if (input.notice) return { kind: 'notice', notice: input.notice };
+  const t = input.thread;
+  if (!t) return { kind: 'message' };
+  const task = t.task ? { task: { id: t.task.id, status: t.task.status } } : {};
+  return { kind: t.type, ...(t.replyTo ? { replyTo: t.replyTo } : {}), ...task };
 }
 
 /** The exact JSON bytes the gateway will receive, for the 2 MiB check before anything is sent. */
@@ -308,7 +329,10 @@ async function deliverOne(
 ): Promise<DeliveryReport> {
   const took = stopwatch();
   const to = r.agent.name;
-  if ((input.waitSeconds ?? 0) > 0) return waitedSend(input, r, body, id, at);
+  if ((input.waitSeconds ?? 0) > 0) {
+    if (r.mode === 'federated' && input.identity) return waitedFederated(input, r, body, id, at);
+    return waitedSend(input, r, body, id, at);
+  }
 
   const message: QueuedMessage = {
     v: 2,
@@ -318,6 +342,7 @@ async function deliverOne(
     createdAt: at.toISOString(),
     body,
     ...(input.notice ? { notice: input.notice } : {}),
+    ...(input.thread ? { thread: input.thread } : {}),
   };
   const courier: Courier = {
     home: input.home,
@@ -495,12 +520,95 @@ async function logExchange(
   }
 }
 
+/**
+ * A waited send to a peer that runs a daemon: the envelope asks its daemon to wait on its own gateway, and
+ * the answer comes back signed by the peer, so no gateway token ever leaves its host. A daemon that cannot
+ * be reached falls back to its gateway when this instance has the token.
+ */
+async function waitedFederated(
+  input: SendInput,
+  r: Extract<Recipient, { mode: 'federated' }>,
+  body: string,
+  id: string,
+  at: Date,
+): Promise<DeliveryReport> {
+  const took = stopwatch();
+  const wait = Math.min(MAX_WAIT_SECONDS, Math.max(1, Math.ceil(input.waitSeconds ?? 0)));
+  const envelope = signEnvelope(
+    {
+      v: 1,
+      id,
+      from: input.from,
+      to: r.agent.name,
+      createdAt: at.toISOString(),
+      body,
+      type: 'message',
+      conversation: id,
+      hops: 0,
+      wait,
+      ...(input.notice ? { notice: input.notice } : {}),
+    },
+    input.identity!.privateKey,
+  );
+  const t = performance.now();
+  try {
+    const result = await postEnvelope(r.federation.url, envelope, {
+      ...settingsOf(input),
+      timeoutMs: wait * 1000 + input.transport.timeoutMs,
+    });
+    const paths: PathReport[] = [
+      {
+        via: 'federated',
+        url: r.federation.url,
+        outcome: 'delivered',
+        seconds: round((performance.now() - t) / 1000),
+      },
+    ];
+    const base = { to: r.agent.name, via: 'federated' as const, attempts: result.attempts, paths };
+    if (result.status !== 'replied')
+      return { ...base, outcome: result.status === 'no_reply' ? 'no_reply' : 'delivered', seconds: took() };
+    const reply = checkedReply(result.reply, envelope, r.federation.publicKey);
+    return { ...base, outcome: 'replied', reply: reply.body, seconds: took() };
+  } catch (err) {
+    const error = isOisError(err)
+      ? err
+      : new OisError('OIS_ERR_INTERNAL', `unexpected error: ${(err as Error).message}`, { cause: err });
+    if (error.code === 'OIS_ERR_PEER_UNREACHABLE' && r.agent.gateway && r.token !== null) {
+      const direct = await waitedSend(input, r, body, id, at);
+      return { ...direct, seconds: took() };
+    }
+    return { to: r.agent.name, outcome: 'failed', seconds: took(), via: 'federated', error };
+  }
+}
+
+/** The reply a daemon answered a waited envelope with: its sender's signature, addressed back, threaded. */
+function checkedReply(raw: unknown, sent: Envelope, publicKey: string): Envelope {
+  const e = raw as Envelope;
+  const ok =
+    typeof e === 'object' &&
+    e !== null &&
+    e.v === 1 &&
+    typeof e.body === 'string' &&
+    typeof e.sig === 'string' &&
+    e.from === sent.to &&
+    e.to === sent.from &&
+    e.type === 'reply' &&
+    e.replyTo === sent.id &&
+    verifyEnvelope(e, publicKey);
+  if (!ok) {
+    throw new OisError('OIS_ERR_SIGNATURE_INVALID', `the reply to ${sent.id} is not signed by ${sent.to}`, {
+      hint: `${sent.to}'s daemon answered with a reply its key in AGENTS.md does not sign; ois doctor ${sent.to}`,
+    });
+  }
+  return e;
+}
+
 function directTarget(r: Recipient): { url: string; token: string; sessionKey: string } {
   if (r.mode === 'direct')
     return { url: r.agent.gateway.url, token: r.token, sessionKey: r.agent.gateway.sessionKey };
   if (!r.agent.gateway || r.token === null) {
     throw new OisError('OIS_ERR_TOKEN_MISSING', `a waited send to ${r.agent.name} needs its gateway token`, {
-      hint: `federated messages carry no reply yet: send without --wait, or ois secrets set ${r.agent.id} --token-stdin`,
+      hint: `${r.agent.name} runs no daemon (ois serve) to wait for its answer: send without --wait, or ois secrets set ${r.agent.id} --token-stdin`,
     });
   }
   return { url: r.agent.gateway.url, token: r.token, sessionKey: r.agent.gateway.sessionKey };

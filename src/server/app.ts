@@ -9,10 +9,11 @@ import {
   type Envelope,
   receiveEnvelope,
   type SeenStore,
+  type UnsignedEnvelope,
   type VerifiedSender,
   verifySender,
 } from '../federation/index.js';
-import type { Registry } from '../registry/index.js';
+import type { Agent, Registry } from '../registry/index.js';
 import { type ViewerOptions, viewerPlugin } from './viewer/plugin.js';
 
 export const INBOUND_BODY_LIMIT = 2 * 1024 * 1024;
@@ -22,10 +23,16 @@ export interface AppDeps {
   /** The current registry (the daemon re-reads AGENTS.md when it changes). */
   registry: () => Promise<Registry>;
   seen: SeenStore;
+  /** Signs this instance's answer to a waited envelope. */
+  sign?: (reply: UnsignedEnvelope) => Envelope;
+  /** Checks an envelope before it is delivered (task rules). */
+  accept?: (envelope: Envelope, sender: Agent) => void;
+  /** Called once an envelope is delivered (tasks, replies). */
+  onDelivered?: (envelope: Envelope, sender: Agent) => Promise<void>;
   /** Notice types this instance muted: acknowledged, not put into its session. */
   muted?: (type: string) => boolean;
   /** Puts the text into this instance's own gateway session; throws an OisError when it cannot. */
-  deliver: (text: string, envelope: Envelope) => Promise<void>;
+  deliver: (text: string, envelope: Envelope) => Promise<unknown>;
   now?: () => number;
   /** Pino options, or false (tests). */
   logger?: boolean | Record<string, unknown>;
@@ -113,7 +120,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         body: ENVELOPE_SCHEMA,
         response: {
           200: { type: 'object', properties: { status: { type: 'string' }, id: { type: 'string' } } },
-          202: { type: 'object', properties: { status: { type: 'string' }, id: { type: 'string' } } },
+          202: {
+            type: 'object',
+            properties: {
+              status: { type: 'string' },
+              id: { type: 'string' },
+              reply: { type: 'object', additionalProperties: true },
+            },
+          },
         },
       },
       config: {
@@ -145,6 +159,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         now,
         log: request.log,
         ...(deps.muted ? { muted: deps.muted } : {}),
+        ...(deps.sign ? { sign: deps.sign } : {}),
+        ...(deps.onDelivered ? { onDelivered: deps.onDelivered } : {}),
+        ...(deps.accept ? { accept: deps.accept } : {}),
+        maxHops: deps.config.federation.maxHops,
       });
       return reply.status(status === 'duplicate' ? 200 : 202).send({ status, ...answer });
     },

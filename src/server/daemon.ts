@@ -27,6 +27,7 @@ import {
   SeenStore,
   sendAs,
   settleUnsettled,
+  signEnvelope,
 } from '../federation/index.js';
 import { daemonLogger } from '../logger.js';
 import {
@@ -39,6 +40,7 @@ import {
 } from '../membership/index.js';
 import { markNoticesRead, readNotices, recordLocalNotice } from '../notices/index.js';
 import { agentId } from '../registry/index.js';
+import { checkEnvelope, recordEnvelope, TaskStore } from '../tasks/index.js';
 import { FsTeamStore, writeFileAtomic } from '../team/index.js';
 import { invokeTool, sessionsSend } from '../transport/index.js';
 import { buildApp } from './app.js';
@@ -137,6 +139,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   Object.defineProperty(courier, 'identity', { get: () => identity });
   courier.registry = registry;
   const outbox = Outbox.open(config.home);
+  const tasks = TaskStore.open(config.home);
   const notice = (type: NoticeType, subject: string, body: string) =>
     recordLocalNotice(config.home, { type, subject, by: config.name, body }).catch(() => null);
   const sender = new OutboxSender(outbox, courier, { store, self: config.name });
@@ -185,8 +188,27 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     registry,
     seen,
     muted: (type) => config.notices.mute.includes(type),
-    deliver: async (text) => {
-      await sessionsSend(target, { message: text, retries: 2, minRetryDelayMs: 200, dispatcher: gateway });
+    deliver: async (text, envelope) => {
+      if (envelope.wait === undefined) {
+        await sessionsSend(target, { message: text, retries: 2, minRetryDelayMs: 200, dispatcher: gateway });
+        return;
+      }
+      // A waited envelope: this daemon waits on its own gateway, so no token ever leaves this host.
+      const result = await sessionsSend(target, {
+        message: text,
+        waitSeconds: envelope.wait,
+        callerSessionKey: config.send.waitSessionKey,
+        messageId: envelope.id,
+        retries: 0,
+        dispatcher: gateway,
+      });
+      return { reply: result.status === 'ok' ? result.reply : null };
+    },
+    accept: (envelope, sender) => checkEnvelope(tasks, envelope, sender),
+    onDelivered: async (envelope, sender) => recordEnvelope(tasks, envelope, sender, config.name),
+    sign: (reply) => {
+      if (!identity) throw new OisError('OIS_ERR_IDENTITY_MISSING', 'this instance has no signing key');
+      return signEnvelope(reply, identity.privateKey);
     },
     logger: options.log === false ? false : await daemonLogger(options.log),
     viewer: {
@@ -208,6 +230,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     await app.close();
     seen.close();
     outbox.close();
+    tasks.close();
     await gateway.close().catch(() => {});
   };
   let port = config.serve.port;

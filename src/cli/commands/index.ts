@@ -71,6 +71,11 @@ export const COMMANDS: readonly { name: string; summary: string; load: () => Pro
     load: async () => (await import('./outbox.js')).command,
   },
   {
+    name: 'reply',
+    summary: 'Answer a message by its id: threaded to it, into its sender’s session',
+    load: async () => (await import('./reply.js')).command,
+  },
+  {
     name: 'secrets',
     summary: "Keep peers' gateway tokens in this instance's private secrets file",
     load: async () => (await import('./secrets.js')).command,
@@ -89,5 +94,10 @@ export const COMMANDS: readonly { name: string; summary: string; load: () => Pro
     name: 'share',
     summary: "Put, get, list or remove files in the team folder's shared/",
     load: async () => (await import('./share.js')).command,
+  },
+  {
+    name: 'task',
+    summary: 'Delegate tasks to peers and track them: send, update, list, show, cancel, wait',
+    load: async () => (await import('./task.js')).command,
   },
 ];
