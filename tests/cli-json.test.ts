@@ -130,6 +130,13 @@ const CASES: Record<string, { success: Case; failure: Case }> = {
     success: (j) => alpha.ois(['outbox', 'ls', ...j]),
     failure: (j) => alpha.ois(['outbox', 'drop', '01ARZ3NDEKTSV4RRFFQ69G5FAV', ...j]),
   },
+  reply: {
+    success: async (j) => {
+      const sent = JSON.parse((await alpha.ois(['send', 'beta', '--json', 'please answer'])).stdout);
+      return team.agents.beta!.ois(['reply', sent.id, 'answered', ...j]);
+    },
+    failure: (j) => alpha.ois(['reply', '01ARZ3NDEKTSV4RRFFQ69G5FAV', 'to nothing', ...j]),
+  },
   secrets: {
     success: (j) => alpha.ois(['secrets', 'ls', ...j]),
     failure: (j) => alpha.ois(['secrets', 'set', ...j]),
@@ -145,6 +152,10 @@ const CASES: Record<string, { success: Case; failure: Case }> = {
   share: {
     success: (j) => alpha.ois(['share', 'ls', ...j]),
     failure: (j) => alpha.ois(['share', 'get', 'no-such-file.txt', ...j]),
+  },
+  task: {
+    success: (j) => alpha.ois(['task', 'send', 'beta', 'Check the backups', ...j]),
+    failure: (j) => alpha.ois(['task', 'show', '01ARZ3NDEKTSV4RRFFQ69G5FAV', ...j]),
   },
 };
 

@@ -71,4 +71,38 @@ describe('federation - envelope of specs/federation.md', () => {
     expect(verifyEnvelope(signed, published)).toBe(true);
     expect(verifyEnvelope(signed, publicKey)).toBe(false);
   });
+
+  it('federation - every typed field is signed; an envelope without them signs what ois 0.1 signed', () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const key = formatPublicKey(privateKey);
+    const base = { ...envelope } as Partial<Envelope>;
+    delete base.sig;
+    const typed = signEnvelope(
+      {
+        ...(base as Omit<Envelope, 'sig'>),
+        type: 'task_update',
+        conversation: '01KAJ7Z3XH2M8Q4V6N0R5T9W1Y',
+        replyTo: '01KAJ7Z3XH2M8Q4V6N0R5T9W1Y',
+        hops: 1,
+        wait: 30,
+        task: { id: '01KAJ7Z3XH2M8Q4V6N0R5T9W1Y', status: 'working' },
+      },
+      privateKey,
+    );
+    expect(verifyEnvelope(typed, key)).toBe(true);
+    for (const change of [
+      { type: 'reply' },
+      { conversation: '01KAJ7Z3XH2M8Q4V6N0R5T9W1Z' },
+      { replyTo: '01KAJ7Z3XH2M8Q4V6N0R5T9W1Z' },
+      { hops: 2 },
+      { wait: 31 },
+      { task: { id: '01KAJ7Z3XH2M8Q4V6N0R5T9W1Y', status: 'completed' } },
+    ] as Partial<Envelope>[]) {
+      expect(verifyEnvelope({ ...typed, ...change }, key), JSON.stringify(change)).toBe(false);
+    }
+    const { type: _t, conversation: _c, replyTo: _r, hops: _h, wait: _w, task: _k, ...untyped } = typed;
+    expect(verifyEnvelope(untyped, key)).toBe(false);
+    const { sig: _s, ...rest } = typed;
+    expect(canonicalBytes(rest).toString('utf8')).toMatch(/,null,null,null,"\[\\"task_update\\",/);
+  });
 });
