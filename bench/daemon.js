@@ -42,6 +42,8 @@ export async function benchDaemon({ root, messages = 3000, concurrency = 16, lat
       );
       await run(process.execPath, [ois, '--home', join(dir, name), 'join'], { env });
     }
+    // alpha founded the team; beta's join request is approved as a real team's would be.
+    await run(process.execPath, [ois, '--home', join(dir, 'alpha'), 'members', 'approve', 'beta'], { env });
     daemon = spawn(process.execPath, [ois, '--home', join(dir, 'beta'), 'serve', '--quiet'], {
       env,
       stdio: 'ignore',

@@ -18,6 +18,7 @@ import { parseChatLog } from '../dist/chatlog/index.js';
 import { startGatewaySimulator } from '../dist/simulator/index.js';
 import { benchDaemon } from './daemon.js';
 import { benchSearch, reportSearch } from './search.js';
+import { benchTasks } from './tasks.js';
 import { benchViewer } from './viewer.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -61,6 +62,7 @@ async function startup() {
       { env },
     );
     await run(process.execPath, [ois, '--home', join(dir, 'beta'), 'join'], { env });
+    await run(process.execPath, [ois, '--home', home, 'members', 'approve', 'beta'], { env });
     const sendEnv = { ...env, OIS_TOKEN_BETA: token };
     const message = 'benchmark message: please ignore';
     // The same request body ois sends (header line included), for the bare process.
@@ -234,6 +236,11 @@ console.log(
   `  cold (parses the day)   ${v.coldMs.toFixed(1)} ms (target < 200 ms) ${v.coldMs < 200 ? 'OK' : 'MISSED'}`,
 );
 console.log(`  warm (cached parse)     ${v.warmMs.toFixed(1)} ms`);
+const tk = await benchTasks({ root });
+console.log(
+  `\ntasks: ${tk.runs} round trips between two daemons (send, the assignee completes it, the delegator's daemon has it)`,
+);
+console.log(`  p50 ${tk.p50.toFixed(0)} ms  p99 ${tk.p99.toFixed(0)} ms  (two ois processes each)`);
 const searchOk = reportSearch(await benchSearch());
 const failed =
   !searchOk ||
