@@ -21,6 +21,22 @@ async function registryOf(t: TestTeam) {
 }
 
 describe('federation - daemons on loopback', () => {
+  it('federation - a body over an envelope’s limit goes to the peer’s gateway when there is a token, else is refused', async () => {
+    team = await makeTeam(['alpha', 'beta']);
+    const { alpha, beta } = team.agents;
+    await serve(beta!);
+    const big = 'x'.repeat(1_950_000);
+    const r = await alpha!.ois(['send', 'beta', '-', '--json'], { input: big });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).deliveries).toMatchObject([
+      { to: 'beta', outcome: 'delivered', via: 'direct' },
+    ]);
+    await alpha!.ois(['secrets', 'rm', 'beta']);
+    const refused = await alpha!.ois(['send', 'beta', '-'], { input: big });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('OIS_ERR_MESSAGE_TOO_LARGE');
+  }, 30_000);
+
   it('federation - a peer with a daemon gets signed messages: no gateway token handed around', async () => {
     team = await makeTeam(['alpha', 'beta']);
     const { alpha, beta } = team.agents;

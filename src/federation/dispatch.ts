@@ -14,7 +14,7 @@ import type { TeamStore } from '../team/index.js';
 import { sessionsSend } from '../transport/index.js';
 import { postEnvelope } from './client.js';
 import { isTransient, retryAfterOf } from './deliver.js';
-import { type Envelope, signEnvelope, type TaskRef } from './envelope.js';
+import { type Envelope, MAX_ENVELOPE_BODY_BYTES, signEnvelope, type TaskRef } from './envelope.js';
 import { deliveredText, newMessageId, parseHeader } from './message.js';
 import type { Outbox, OutboxMessage } from './outbox.js';
 import { federationOf } from './peer.js';
@@ -205,7 +205,9 @@ export async function attemptDelivery(message: QueuedMessage, courier: Courier):
     };
     let unreachable: OisError | null = null;
 
-    if (federation && courier.identity) {
+    // A body over an envelope's limit goes straight to the gateway (sendMessage let it through only then).
+    const fits = Buffer.byteLength(message.body) <= MAX_ENVELOPE_BODY_BYTES;
+    if (federation && courier.identity && (fits || !gateway)) {
       const identity = courier.identity;
       const signed = () => sign(message, identity, now());
       // With a gateway to fall back on, or a daemon presence saw down, the daemon gets one try: a dead

@@ -284,8 +284,9 @@ const TOO_LARGE_HINT =
 /** The envelope's limit and the exact JSON bytes each gateway would receive, before anything is sent. */
 function checkSize(input: SendInput, body: string, id: string, at: Date): void {
   const wait = input.waitSeconds ?? 0;
+  // Over an envelope's limit, a peer can still take it at its gateway when this instance has its token.
   if (
-    input.recipients.some((r) => r.mode === 'federated') &&
+    input.recipients.some((r) => r.mode === 'federated' && (r.token === null || !r.agent.gateway)) &&
     Buffer.byteLength(body) > MAX_ENVELOPE_BODY_BYTES
   ) {
     throw new OisError(

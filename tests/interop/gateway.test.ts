@@ -5,7 +5,9 @@ import { parseChatLog } from '../../src/chatlog/index.js';
 import { parseHeader } from '../../src/federation/index.js';
 import { invokeTool } from '../../src/transport/index.js';
 import { type RunResult, runOis, tempDir } from '../helpers/cli.js';
+import { serve, stopDaemons } from '../helpers/daemon.js';
 import { gatewayContract } from '../helpers/gateway-contract.js';
+import type { TestAgent } from '../helpers/team.js';
 import { type CountingProxy, startCountingProxy } from './helpers/counting-proxy.js';
 import { type RealGateway, startGateway, stopAllGateways } from './helpers/gateway.js';
 import { type ModelServer, startModelServer } from './helpers/model-server.js';
@@ -64,15 +66,15 @@ async function setToken(from: string, peer: string, token: string): Promise<void
 beforeAll(async () => {
   dir = await tempDir('ois-interop-');
   team = join(dir, 'team');
-  // The model answers a message that asks for a reply, once; every other turn (the gateway's reply-back
+  // The model answers each message that asks for a reply, once; every other turn (the gateway's reply-back
   // exchange, announces) is skipped, as an assistant with nothing to add would.
   model = await startModelServer((_last, all) => {
     const texts = all.map((m) => ({ role: m.role, text: contentText(m.content) }));
-    const asked = texts.some(
+    const asked = texts.filter(
       (m) => m.role === 'user' && m.text.includes('[OIS ') && m.text.includes('please reply'),
-    );
-    const answered = texts.some((m) => m.role === 'assistant' && m.text.includes(REPLY));
-    return asked && !answered ? REPLY : 'REPLY_SKIP';
+    ).length;
+    const answered = texts.filter((m) => m.role === 'assistant' && m.text.includes(REPLY)).length;
+    return answered < asked ? REPLY : 'REPLY_SKIP';
   });
   const base = 20_000 + Math.floor(Math.random() * 200) * 100;
   const [alpha, beta, gamma] = await Promise.all([
@@ -187,6 +189,35 @@ describe(`interop - ois against real openclaw ${process.env.OIS_OPENCLAW_VERSION
       from: 'beta',
       body: REPLY,
     });
+  });
+
+  it("interop b2) send --wait to a peer's daemon, without its token: the real model's reply comes back signed", async () => {
+    const beta = {
+      name: 'beta',
+      home: join(dir, 'home-beta'),
+      token: gw.beta.token,
+      ois: (args: string[], options?: { input?: string }) => ois('beta', args, options?.input),
+    };
+    await serve(beta as unknown as TestAgent, 0, { env: { HOME: dir } });
+    try {
+      expect((await ois('alpha', ['secrets', 'rm', 'beta'])).code).toBe(0);
+      const r = await ois('alpha', [
+        'send',
+        'beta',
+        '--wait',
+        '60',
+        '--json',
+        'Federated status? please reply',
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.deliveries).toMatchObject([
+        { to: 'beta', outcome: 'replied', via: 'federated', reply: REPLY },
+      ]);
+    } finally {
+      stopDaemons();
+      await setToken('alpha', 'beta', gw.beta.token);
+    }
   });
 
   it('interop c) a gateway without gateway.tools.allow gives the 404 outcome with the fix', async () => {
