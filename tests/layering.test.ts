@@ -18,6 +18,7 @@ const RANK: Record<string, number> = {
   membership: 3,
   notices: 3,
   federation: 4,
+  memory: 4,
   doctor: 5,
   tasks: 5,
   server: 6,

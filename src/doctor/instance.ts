@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { InstanceConfig } from '../config/index.js';
 import { isOisError } from '../errors.js';
 import { readChain, readPin, type TeamView, teamView, verifyChain } from '../membership/index.js';
+import { openMemory, TEAM_MEMORY_DIR } from '../memory/index.js';
 import { agentId, findAgent, loadRegistry, type Registry } from '../registry/index.js';
 import { acquireLock, FsTeamStore, TEMP_PREFIX, writeFileAtomic } from '../team/index.js';
 import type { Check } from './types.js';
@@ -138,7 +139,59 @@ export async function checkInstance(
     } else add({ name: 'own entry', status: 'ok', detail: `${me.name} (${me.role}, ${me.status})` });
   }
   for (const c of await checkMembership(store, config, registry)) add(c);
+  if (config.name !== null) for (const c of await checkMemory(store, config.home, config.name)) add(c);
   return { checks, config, registry };
+}
+
+/** Team memory as this instance reads it: lines every reader ignores (forged, unsigned, another's key). */
+async function checkMemory(
+  store: FsTeamStore,
+  home: string,
+  self: string,
+): Promise<Omit<Check, 'subject'>[]> {
+  if ((await store.list(TEAM_MEMORY_DIR)).length === 0) return [];
+  let mem: Awaited<ReturnType<typeof openMemory>>;
+  try {
+    mem = await openMemory({ self, home, store });
+  } catch (err) {
+    return [
+      {
+        name: 'team memory',
+        status: 'fail',
+        detail: isOisError(err) ? err.message : String(err),
+        code: 'OIS_ERR_STORAGE',
+      },
+    ];
+  }
+  try {
+    const out: Omit<Check, 'subject'>[] = [];
+    const rejected = mem.index.rejected();
+    const contested = mem.index.contested(mem.reader);
+    out.push({
+      name: 'team memory',
+      status: 'ok',
+      detail: `${mem.index.list().length} entries this instance may read`,
+    });
+    for (const r of rejected.slice(0, 20)) {
+      out.push({
+        name: 'memory line ignored',
+        status: 'warn',
+        detail: `${r.source.replace(/^team:/, '')}:${r.line}: ${r.reason}`,
+        fix: 'a line written by hand or by someone else: every reader ignores it; remove it from the file',
+      });
+    }
+    for (const c of contested) {
+      out.push({
+        name: 'memory key contested',
+        status: 'warn',
+        detail: `${c.key} belongs to ${c.owner}; ignored lines by ${c.by.join(', ')}`,
+        fix: `only ${c.owner} or an admin changes it`,
+      });
+    }
+    return out;
+  } finally {
+    mem.close();
+  }
 }
 
 /**

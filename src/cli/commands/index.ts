@@ -56,6 +56,11 @@ export const COMMANDS: readonly { name: string; summary: string; load: () => Pro
     load: async () => (await import('./members.js')).command,
   },
   {
+    name: 'memory',
+    summary: 'Team memory: put, get, list, search, forget, history, recall for a prompt',
+    load: async () => (await import('./memory.js')).command,
+  },
+  {
     name: 'net',
     summary: "The team's ZeroTier network: status, members, authorising newcomers",
     load: async () => (await import('./net.js')).command,
