@@ -392,8 +392,19 @@ function readableValue(l: MemoryLine, reader: Reader): string | null {
   return null;
 }
 
-/** An FTS5 query for free text: each word quoted (no operators from the user), any word matches. */
+/** Words too common to say what a prompt is about. */
+const STOPWORDS = new Set(
+  'a an and are as at be but by can could did do does for from had has have he her him his how i if in into is it its me my no not of on or our she so that the their them then there these they this to was we were what when where which who why will with would you your about after again all also any because been before being both each few more most other over same should some such than too under until very up down out just now only own yes hi hello please ok user asks ask said says want wants need needs'.split(
+    ' ',
+  ),
+);
+
+/**
+ * An FTS5 query for free text: each word quoted (no operators from the user), common words left out, any
+ * word matches.
+ */
 export function ftsQuery(text: string): string | null {
-  const words = [...new Set(text.toLowerCase().match(/[\p{L}\p{N}]{2,}/gu) ?? [])].slice(0, 32);
+  const all = text.toLowerCase().match(/[\p{L}\p{N}]{2,}/gu) ?? [];
+  const words = [...new Set(all.filter((w) => !STOPWORDS.has(w)))].slice(0, 32);
   return words.length === 0 ? null : words.map((w) => `"${w}"`).join(' OR ');
 }
