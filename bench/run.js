@@ -17,6 +17,7 @@ import { parseArgs, promisify } from 'node:util';
 import { parseChatLog } from '../dist/chatlog/index.js';
 import { startGatewaySimulator } from '../dist/simulator/index.js';
 import { benchDaemon } from './daemon.js';
+import { benchMemory } from './memory.js';
 import { benchSearch, reportSearch } from './search.js';
 import { benchTasks } from './tasks.js';
 import { benchViewer } from './viewer.js';
@@ -241,6 +242,16 @@ console.log(
   `\ntasks: ${tk.runs} round trips between two daemons (send, the assignee completes it, the delegator's daemon has it)`,
 );
 console.log(`  p50 ${tk.p50.toFixed(0)} ms  p99 ${tk.p99.toFixed(0)} ms  (two ois processes each)`);
+const mm = await benchMemory({ root });
+console.log(`\nmemory: ${mm.entries} entries from ${mm.authors} authors`);
+console.log(`  first index (verify every line)  ${(mm.buildMs / 1000).toFixed(1)} s`);
+console.log(
+  `  search, warm, index query  p50 ${mm.queryP50.toFixed(1)} ms  p99 ${mm.queryP99.toFixed(1)} ms  (target p50 < 50 ms)`,
+);
+console.log(`  ois memory search, whole command  p50 ${mm.commandP50.toFixed(0)} ms`);
+console.log(
+  `  first run after ${mm.fresh} new entries  ${mm.incrementalMs.toFixed(0)} ms  (target < 1000 ms)`,
+);
 const searchOk = reportSearch(await benchSearch());
 const failed =
   !searchOk ||

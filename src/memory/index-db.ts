@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { OisError } from '../errors.js';
 import { decryptAs, type MemoryLine, parseLine, verifyLine } from './entry.js';
 import { type KeyView, mergeKey } from './merge.js';
@@ -68,10 +68,21 @@ CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);
 export class MemoryIndex {
   readonly file: string;
   #db: DatabaseSync;
+  readonly #q: Record<'linesOf' | 'entryRid' | 'delFts' | 'delEntry' | 'insEntry' | 'insFts', StatementSync>;
 
   private constructor(file: string, db: DatabaseSync) {
     this.file = file;
     this.#db = db;
+    this.#q = {
+      linesOf: db.prepare('SELECT raw FROM lines WHERE key = ?'),
+      entryRid: db.prepare('SELECT rid FROM entries WHERE key = ?'),
+      delFts: db.prepare('DELETE FROM entries_fts WHERE rowid = ?'),
+      delEntry: db.prepare('DELETE FROM entries WHERE rid = ?'),
+      insEntry: db.prepare(
+        'INSERT INTO entries (key, owner, author, hlc, scope, tags, value, readable) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      insFts: db.prepare('INSERT INTO entries_fts (rowid, key, value, tags) VALUES (?, ?, ?, ?)'),
+    };
   }
 
   /** Opens the index, rebuilding it from nothing when it is missing, damaged or of another version. */
@@ -85,8 +96,6 @@ export class MemoryIndex {
       if (version !== 0 && version !== SCHEMA_VERSION) throw new Error('other version');
       db.exec(SCHEMA);
       db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-      const ok = (db.prepare('PRAGMA quick_check(1)').get() as { quick_check: string }).quick_check;
-      if (ok !== 'ok') throw new Error('damaged');
       return db;
     };
     try {
@@ -148,6 +157,7 @@ export class MemoryIndex {
     }
     const touched = new Set<string>();
     let count = 0;
+    let maxHlc = this.lastHlc();
     const insertLine = this.#db.prepare(
       'INSERT INTO lines (key, op, author, hlc, raw) VALUES (?, ?, ?, ?, ?)',
     );
@@ -205,7 +215,7 @@ export class MemoryIndex {
             continue;
           }
           lastHlc = l.hlc;
-          this.noteHlc(l.hlc);
+          if (maxHlc === null || l.hlc > maxHlc) maxHlc = l.hlc;
           if (l.op === 'key') {
             insertKey.run(l.author, l.x25519!, l.hlc);
             continue;
@@ -221,6 +231,7 @@ export class MemoryIndex {
       }
     }
     if (rebuilt || readerChanged) this.setMeta('reader', reader0);
+    if (maxHlc !== null) this.setMeta('hlc', maxHlc);
     this.#db.exec('BEGIN');
     try {
       for (const key of touched) this.#recompute(key, reader);
@@ -261,11 +272,6 @@ export class MemoryIndex {
         .prepare('INSERT INTO entries_fts (rowid, key, value, tags) VALUES (?, ?, ?, ?)')
         .run(Number(res.lastInsertRowid), key, value, (cur.tags ?? []).join(' '));
     }
-  }
-
-  private noteHlc(hlc: string): void {
-    const last = this.meta('hlc');
-    if (last === null || hlc > last) this.setMeta('hlc', hlc);
   }
 
   /** The latest clock value of any line indexed (a writer's next value follows it). */
