@@ -619,6 +619,32 @@ describe('viewer - shared files API', () => {
     ).toBe(404);
   });
 
+  it("viewer - a refused upload answers the refusal's own code with its status", async () => {
+    fx = await viewerFixture();
+    const put = (name: string) =>
+      fx!.app.inject({
+        method: 'PUT',
+        url: `/api/shared/${name}`,
+        headers: { ...CSRF, 'content-type': 'application/octet-stream' },
+        payload: Buffer.from('x'),
+      });
+    expect((await put('plan.md')).statusCode).toBe(201);
+    const again = await put('plan.md');
+    expect([again.statusCode, again.json()]).toEqual([
+      409,
+      {
+        code: 'OIS_ERR_SHARED_EXISTS',
+        message: 'shared/plan.md exists already',
+        hint: 'pick another name, or replace it on purpose (--force, ?overwrite=1)',
+      },
+    ]);
+    const bad = await put('.hidden');
+    expect([bad.statusCode, bad.json().code]).toEqual([400, 'OIS_ERR_SHARED_NAME_INVALID']);
+    await symlink('/etc/passwd', join(fx.dir, 'shared', 'passwd'));
+    const link = await fx.app.inject({ url: '/api/shared/passwd' });
+    expect([link.statusCode, link.json().code]).toEqual([400, 'OIS_ERR_SHARED_NOT_A_FILE']);
+  });
+
   it('viewer - refuses traversal, symlinks out of shared/ and NUL', async () => {
     fx = await viewerFixture();
     await mkdir(join(fx.dir, 'shared'), { recursive: true });

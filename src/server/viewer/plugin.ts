@@ -14,7 +14,6 @@ import {
   listShared,
   putShared,
   removeShared,
-  sharedRefusal,
 } from '../../team/index.js';
 import { CSS, HTML, JS, loginPage } from './assets/index.js';
 import { DayCache, involves, searchChat, toViewerEntry } from './chat.js';
@@ -500,15 +499,8 @@ function notFound(reply: FastifyReply, message: string) {
 /** Errors in the viewer's answers: our codes, with the status the refusal calls for. */
 function viewerError(err: FastifyError | OisError): { status: number; code: string; message: string } {
   if (err instanceof OisError) {
-    const refusal = sharedRefusal(err);
-    const status =
-      refusal === 'exists'
-        ? 409
-        : refusal === 'too-large'
-          ? 413
-          : err.code === 'OIS_ERR_OUTBOX_NOT_FOUND'
-            ? 404
-            : err.status;
+    // The one code whose viewer status differs from its table status: a missing outbox id is a 404 here.
+    const status = err.code === 'OIS_ERR_OUTBOX_NOT_FOUND' ? 404 : err.status;
     return { status, code: err.code, message: err.message };
   }
   switch (err.code) {
