@@ -587,6 +587,35 @@ describe('viewer - agents, outbox, compose', () => {
     }
     expect(fx.sent).toEqual([]);
   });
+  it("viewer - the route schemas refuse a parameter given twice, with the schema's words", async () => {
+    fx = await viewerFixture();
+    const cases: [InjectOptions, string][] = [
+      // The handler would have read this as the page size "1,2", and the next one not at all.
+      [{ url: '/api/chat/day/2026-11-21?limit=1&limit=2' }, 'querystring/limit must be string'],
+      [{ url: '/api/chat/day/2026-11-21?with=a&with=b' }, 'querystring/with must be string'],
+      [{ url: '/api/chat/search?q=a&q=b' }, 'querystring/q must be string'],
+      [{ url: '/api/events?with=a&with=b' }, 'querystring/with must be string'],
+      [{ url: '/api/notices?all=1&all=1' }, 'querystring/all must be string'],
+      [
+        {
+          method: 'PUT',
+          url: '/api/shared/plan.md?overwrite=1&overwrite=0',
+          headers: { ...CSRF, 'content-type': 'application/octet-stream' },
+          payload: Buffer.from('x'),
+        },
+        'querystring/overwrite must be string',
+      ],
+    ];
+    for (const [request, message] of cases) {
+      const res = await fx.app.inject(request);
+      expect([request.url, res.statusCode, res.json()]).toEqual([
+        request.url,
+        400,
+        { code: 'OIS_ERR_USAGE', message },
+      ]);
+    }
+    expect((await fx.app.inject({ url: '/api/shared' })).json().files).toEqual([]);
+  });
 });
 
 describe('viewer - safe Markdown', () => {

@@ -6,6 +6,7 @@ import { OisError } from '../../src/errors.js';
 import type { OutboxMessage, PresenceSnapshot } from '../../src/federation/index.js';
 import { markNoticesRead, readNotices } from '../../src/notices/index.js';
 import { loadRegistry } from '../../src/registry/index.js';
+import { APP_AJV_OPTIONS } from '../../src/server/index.js';
 import { type ViewerOptions, viewerPlugin } from '../../src/server/viewer/plugin.js';
 import { FsTeamStore } from '../../src/team/index.js';
 import { tempDir } from '../helpers/cli.js';
@@ -145,7 +146,9 @@ export async function viewerFixture(
     followIntervalMs: 100,
     ...overrides,
   };
-  const app = Fastify({ logger: false });
+  // The daemon's validator options, which the viewer's schemas are written for (tests/viewer-app.test.ts
+  // runs the viewer inside the daemon's own app).
+  const app = Fastify({ logger: false, ajv: APP_AJV_OPTIONS });
   await app.register(viewerPlugin, options);
   if (listen) await app.listen({ host: '127.0.0.1', port: 0 });
   else await app.ready();
