@@ -9,7 +9,7 @@ import type { OisError } from '../../errors.js';
  */
 
 /** A query parameter or path segment: a string (a repeated `?a=1&a=2` is an array, and refused). */
-export const TEXT = { type: 'string' } as const;
+const TEXT = { type: 'string' } as const;
 
 /** `{type: 'object', properties}` of string parameters, the given ones required. */
 export function textParams<const K extends string>(names: readonly K[], required: readonly K[] = []) {
@@ -21,8 +21,9 @@ export function textParams<const K extends string>(names: readonly K[], required
 }
 
 /**
- * A route's schema errors answered with the error its handler threw before it had a schema: `refusal`
- * gets the field the first error is about (`undefined` for the body as a whole).
+ * A route's schema errors answered as the route's own refusal (its code and words, which the page and
+ * scripts know) rather than Ajv's: `refusal` gets the field the first error is about (`undefined` for the
+ * body as a whole).
  */
 export function answerSchemaErrorsWith(refusal: (field: string | undefined) => OisError) {
   return (errors: FastifySchemaValidationError[]): Error => {
