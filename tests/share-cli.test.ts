@@ -20,7 +20,7 @@ describe('share - CLI', () => {
     expect(JSON.parse(put.stdout).file).toMatchObject({ name: 'plan.md', size: 7, uploader: 'alpha' });
     const again = await ois(['share', 'put', 'plan.md'], work);
     expect(again.code).toBe(2);
-    expect(again.stderr).toContain('OIS_ERR_USAGE');
+    expect(again.stderr).toContain('OIS_ERR_SHARED_EXISTS');
     expect((await ois(['share', 'put', 'plan.md', '--as', 'plan.md', '--force'], work)).code).toBe(0);
     expect((await ois(['share', 'put', 'plan.md', '--as', '../escape.md'], work)).code).toBe(2);
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isOisError } from '../src/errors.js';
+import { isOisError, OisError } from '../src/errors.js';
 import { FsTeamStore } from '../src/team/index.js';
 import {
   getShared,
@@ -42,13 +42,13 @@ describe('share - store', () => {
       await expect(
         putShared(new FsTeamStore(dir), name, Buffer.from('x'), { uploader: 'alpha' }),
       ).rejects.toSatisfy(
-        (err: unknown) => isOisError(err, 'OIS_ERR_USAGE') && sharedRefusal(err) === 'bad-name',
+        (err: unknown) => isOisError(err, 'OIS_ERR_SHARED_NAME_INVALID') && sharedRefusal(err) === 'bad-name',
       );
       await expect(getShared(new FsTeamStore(dir), name)).rejects.toSatisfy((err: unknown) =>
-        isOisError(err, 'OIS_ERR_USAGE'),
+        isOisError(err, 'OIS_ERR_SHARED_NAME_INVALID'),
       );
       await expect(removeShared(new FsTeamStore(dir), name)).rejects.toSatisfy((err: unknown) =>
-        isOisError(err, 'OIS_ERR_USAGE'),
+        isOisError(err, 'OIS_ERR_SHARED_NAME_INVALID'),
       );
     }
     expect(await readdir(dir)).toEqual([]);
@@ -117,6 +117,35 @@ describe('share - store', () => {
     expect(await removeShared(new FsTeamStore(dir), 'plan.md')).toBe(false);
     expect(await getShared(new FsTeamStore(dir), 'plan.md')).toBeNull();
     expect(await readdir(join(dir, 'shared', '.ois-meta'))).toEqual([]);
+  });
+
+  it('share - each refusal has its own code, and the code its HTTP status and exit code', async () => {
+    const dir = await tempDir('ois-share-');
+    await mkdir(join(dir, 'shared'));
+    await symlink('/etc/passwd', join(dir, 'shared', 'passwd'));
+    const store = new FsTeamStore(dir);
+    await putShared(store, 'plan.md', Buffer.from('x'), { uploader: 'alpha' });
+    const refusals = await Promise.all(
+      [
+        putShared(store, '../x', Buffer.from('x'), { uploader: 'alpha' }),
+        getShared(store, 'passwd'),
+        putShared(store, 'plan.md', Buffer.from('y'), { uploader: 'alpha' }),
+        putShared(store, 'big.bin', Buffer.alloc(11), { uploader: 'alpha', maxBytes: 10 }),
+      ].map((p) =>
+        p.then(
+          () => null,
+          (err: OisError) => [sharedRefusal(err), err.code, err.status, err.exitCode, err.details?.reason],
+        ),
+      ),
+    );
+    expect(refusals).toEqual([
+      ['bad-name', 'OIS_ERR_SHARED_NAME_INVALID', 400, 2, 'bad-name'],
+      ['not-a-file', 'OIS_ERR_SHARED_NOT_A_FILE', 400, 2, 'not-a-file'],
+      ['exists', 'OIS_ERR_SHARED_EXISTS', 409, 2, 'exists'],
+      ['too-large', 'OIS_ERR_SHARED_TOO_LARGE', 413, 2, 'too-large'],
+    ]);
+    // Another module's error is no refusal, even with the same details.
+    expect(sharedRefusal(new OisError('OIS_ERR_USAGE', 'x', { details: { reason: 'exists' } }))).toBeNull();
   });
 
   it('share - concurrent puts from several processes keep consistent metadata', async () => {

@@ -2,6 +2,7 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { InjectOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { appendEntry, type ChatEntry, dayHeader, formatEntry } from '../src/chatlog/index.js';
 import { recordLocalNotice } from '../src/notices/index.js';
@@ -512,6 +513,109 @@ describe('viewer - agents, outbox, compose', () => {
       { to: 'all', body: 'x' },
     ]);
   });
+  it('viewer - bad input gets the same answer, code and words, route by route', async () => {
+    fx = await viewerFixture();
+    const usage = (message: string, hint?: string) => ({
+      code: 'OIS_ERR_USAGE',
+      message,
+      ...(hint === undefined ? {} : { hint }),
+    });
+    const noTo = usage('"to" must be "all" or a list of agent names');
+    const empty = { code: 'OIS_ERR_MESSAGE_EMPTY', message: 'no message given' };
+    const noUntil = usage('"until" must be an ISO-8601 UTC time');
+    const post = (url: string, payload?: unknown) => ({
+      method: 'POST' as const,
+      url,
+      headers: CSRF,
+      ...(payload === undefined ? {} : { payload: payload as object }),
+    });
+    const cases: [InjectOptions, number, unknown][] = [
+      [
+        { url: '/api/chat/day/2026-13-40' },
+        400,
+        usage('not a date: "2026-13-40"', 'write the date as YYYY-MM-DD, e.g. 2026-11-21'),
+      ],
+      [{ url: '/api/chat/day/2026-11-21?cursor=-1' }, 400, usage('not a cursor: "-1"')],
+      [{ url: '/api/chat/day/2026-11-21?cursor=x' }, 400, usage('not a cursor: "x"')],
+      [{ url: '/api/chat/day/2026-11-21?limit=0' }, 400, usage('not a page size: 0')],
+      [{ url: '/api/chat/search?limit=abc' }, 400, usage('not a page size: abc')],
+      [
+        { url: '/api/chat/search?since=yesterday-ish' },
+        400,
+        usage('not a time: "yesterday-ish"', 'give a duration such as 3d, or a date such as 2026-11-21'),
+      ],
+      [post('/api/send', { to: [], body: 'x' }), 400, noTo],
+      [post('/api/send', { to: 'some', body: 'x' }), 400, noTo],
+      [post('/api/send', { to: 'some' }), 400, noTo],
+      [post('/api/send', { to: [' '], body: 'x' }), 400, noTo],
+      [post('/api/send', { to: ['beta', 5], body: 'x' }), 400, noTo],
+      [post('/api/send', { body: 'x' }), 400, noTo],
+      [post('/api/send'), 400, noTo],
+      [
+        { ...post('/api/send'), headers: { ...CSRF, 'content-type': 'application/json' }, payload: '[]' },
+        400,
+        noTo,
+      ],
+      [post('/api/send', { to: ['beta'], body: '' }), 400, empty],
+      [post('/api/send', { to: ['beta'], body: ' \n ' }), 400, empty],
+      [post('/api/send', { to: ['beta'] }), 400, empty],
+      [post('/api/send', { to: ['beta'], body: 5 }), 400, empty],
+      [post('/api/notices/read', { until: 'yesterday' }), 400, noUntil],
+      [post('/api/notices/read', { until: 5 }), 400, noUntil],
+      [post('/api/notices/read', { until: '2026-11-21T10:00:00+01:00' }), 400, noUntil],
+      [post('/api/notices/read', {}), 400, noUntil],
+      [
+        post('/api/outbox/NOPE/retry'),
+        404,
+        { code: 'OIS_ERR_OUTBOX_NOT_FOUND', message: 'no message NOPE in the outbox' },
+      ],
+      [{ url: '/api/shared/nope.txt' }, 404, usage('no shared file nope.txt')],
+      [
+        {
+          method: 'PUT',
+          url: '/api/shared/a.txt',
+          headers: { ...CSRF, 'content-type': 'application/json' },
+          payload: '{}',
+        },
+        400,
+        usage('send the file as the raw body, Content-Type: application/octet-stream'),
+      ],
+    ];
+    for (const [request, status, answer] of cases) {
+      const res = await fx.app.inject(request);
+      expect([request, res.statusCode, res.json()]).toEqual([request, status, answer]);
+    }
+    expect(fx.sent).toEqual([]);
+  });
+  it("viewer - the route schemas refuse a parameter given twice, with the schema's words", async () => {
+    fx = await viewerFixture();
+    const cases: [InjectOptions, string][] = [
+      // The handler would have read this as the page size "1,2", and the next one not at all.
+      [{ url: '/api/chat/day/2026-11-21?limit=1&limit=2' }, 'querystring/limit must be string'],
+      [{ url: '/api/chat/day/2026-11-21?with=a&with=b' }, 'querystring/with must be string'],
+      [{ url: '/api/chat/search?q=a&q=b' }, 'querystring/q must be string'],
+      [{ url: '/api/events?with=a&with=b' }, 'querystring/with must be string'],
+      [{ url: '/api/notices?all=1&all=1' }, 'querystring/all must be string'],
+      [
+        {
+          method: 'PUT',
+          url: '/api/shared/plan.md?overwrite=1&overwrite=0',
+          headers: { ...CSRF, 'content-type': 'application/octet-stream' },
+          payload: Buffer.from('x'),
+        },
+        'querystring/overwrite must be string',
+      ],
+    ];
+    for (const [request, message] of cases) {
+      const res = await fx.app.inject(request);
+      expect([request.url, res.statusCode, res.json()]).toEqual([
+        request.url,
+        400,
+        { code: 'OIS_ERR_USAGE', message },
+      ]);
+    }
+    expect((await fx.app.inject({ url: '/api/shared' })).json().files).toEqual([]);
+  });
 });
 
 describe('viewer - safe Markdown', () => {
@@ -617,6 +721,32 @@ describe('viewer - shared files API', () => {
     expect(
       (await fx.app.inject({ method: 'DELETE', url: '/api/shared/plan%20v2.md', headers: CSRF })).statusCode,
     ).toBe(404);
+  });
+
+  it("viewer - a refused upload answers the refusal's own code with its status", async () => {
+    fx = await viewerFixture();
+    const put = (name: string) =>
+      fx!.app.inject({
+        method: 'PUT',
+        url: `/api/shared/${name}`,
+        headers: { ...CSRF, 'content-type': 'application/octet-stream' },
+        payload: Buffer.from('x'),
+      });
+    expect((await put('plan.md')).statusCode).toBe(201);
+    const again = await put('plan.md');
+    expect([again.statusCode, again.json()]).toEqual([
+      409,
+      {
+        code: 'OIS_ERR_SHARED_EXISTS',
+        message: 'shared/plan.md exists already',
+        hint: 'pick another name, or replace it on purpose (--force, ?overwrite=1)',
+      },
+    ]);
+    const bad = await put('.hidden');
+    expect([bad.statusCode, bad.json().code]).toEqual([400, 'OIS_ERR_SHARED_NAME_INVALID']);
+    await symlink('/etc/passwd', join(fx.dir, 'shared', 'passwd'));
+    const link = await fx.app.inject({ url: '/api/shared/passwd' });
+    expect([link.statusCode, link.json().code]).toEqual([400, 'OIS_ERR_SHARED_NOT_A_FILE']);
   });
 
   it('viewer - refuses traversal, symlinks out of shared/ and NUL', async () => {

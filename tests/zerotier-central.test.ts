@@ -1,11 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  CentralClient,
-  centralUrl,
-  DEFAULT_CENTRAL_URL,
-  parseReset,
-  parseRetryAfter,
-} from '../src/zerotier/index.js';
+import { parseRetryAfter } from '../src/transport/index.js';
+import { CentralClient, centralUrl, DEFAULT_CENTRAL_URL, parseReset } from '../src/zerotier/index.js';
 import { caught } from './helpers/errors.js';
 import { centralMember, type FakeCentral, rateLimited, startFakeCentral } from './helpers/zerotier-fakes.js';
 

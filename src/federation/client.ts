@@ -1,7 +1,14 @@
-import pRetry, { AbortError } from 'p-retry';
 import { Agent } from 'undici';
 import { ERROR_CODES, type ErrorCode, isOisError, OisError } from '../errors.js';
-import { networkProblem, parseRetryAfter, readBounded, requestVia } from '../transport/index.js';
+import {
+  networkProblem,
+  parseRetryAfter,
+  Retryable,
+  readBounded,
+  requestVia,
+  retryPolicy,
+  withRetries,
+} from '../transport/index.js';
 
 /** A daemon answers a few hundred bytes; more is not a daemon's answer. */
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -29,19 +36,21 @@ export interface PostEnvelopeResult {
 
 const ANSWERS = new Set(['delivered', 'duplicate', 'replied', 'no_reply']);
 
-class Retryable extends Error {
+/** A failure that provably did not deliver: retried by the transport's policy, else reported as `error`. */
+class NotDelivered extends Retryable {
   constructor(
     readonly error: OisError,
-    readonly retryAfterMs?: number,
+    retryAfterMs?: number,
   ) {
-    super(error.message);
+    super(error.message, retryAfterMs);
   }
 }
 
 /**
  * Posts a signed envelope to a peer daemon (`POST <url>/v1/messages`). Unlike a direct gateway call, every
  * failure in transit can be retried: the receiver delivers an id once, so a repeat is acknowledged as a
- * duplicate and never reaches the session twice.
+ * duplicate and never reaches the session twice. The retries are the transport's one policy (backoff, and
+ * a 429 or 503 retried after its Retry-After unless that is over `maxRetryAfterMs`).
  */
 export async function postEnvelope(
   url: string,
@@ -51,12 +60,12 @@ export async function postEnvelope(
   const started = performance.now();
   const endpoint = `${url.replace(/\/+$/, '')}/v1/messages`;
   const body = JSON.stringify(envelope);
-  const maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000;
   const dispatcher = new Agent({ connect: { timeout: options.connectTimeoutMs } });
   let attempts = 0;
   let reply: unknown;
   try {
-    const status = await pRetry(
+    const status = await withRetries(
+      retryPolicy(options),
       async () => {
         attempts++;
         let res: Awaited<ReturnType<typeof requestVia>>;
@@ -71,10 +80,8 @@ export async function postEnvelope(
           });
         } catch (err) {
           if (options.signal?.aborted)
-            throw new AbortError(
-              new OisError('OIS_ERR_INTERRUPTED', `interrupted while sending ${envelope.id} to ${url}`),
-            );
-          throw new Retryable(
+            throw new OisError('OIS_ERR_INTERRUPTED', `interrupted while sending ${envelope.id} to ${url}`);
+          throw new NotDelivered(
             new OisError(
               'OIS_ERR_PEER_UNREACHABLE',
               `the daemon of ${envelope.to} at ${url} cannot be reached: ${networkProblem(err)}`,
@@ -89,7 +96,7 @@ export async function postEnvelope(
         try {
           text = (await readBounded(res.body, MAX_ANSWER_BYTES)).toString('utf8');
         } catch (err) {
-          throw new AbortError(protocolError(url, res.statusCode, (err as Error).message));
+          throw protocolError(url, res.statusCode, (err as Error).message);
         }
         let json: { status?: string; code?: string; message?: string; reply?: unknown } = {};
         try {
@@ -100,7 +107,7 @@ export async function postEnvelope(
             reply = json.reply;
             return json.status as PostEnvelopeResult['status'];
           }
-          throw new AbortError(protocolError(url, res.statusCode, text));
+          throw protocolError(url, res.statusCode, text);
         }
         const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
         const known =
@@ -113,25 +120,11 @@ export async function postEnvelope(
             details: { url, status: res.statusCode, messageId: envelope.id },
           },
         );
-        if (res.statusCode === 429 || res.statusCode === 503) {
-          if (retryAfterMs !== undefined && retryAfterMs > maxRetryAfterMs) throw new AbortError(error);
-          throw new Retryable(error, retryAfterMs);
-        }
-        throw new AbortError(error);
+        // Retried after its Retry-After, or reported at once when that is longer than the policy allows.
+        if (res.statusCode === 429 || res.statusCode === 503) throw new NotDelivered(error, retryAfterMs);
+        throw error;
       },
-      {
-        retries: options.retries,
-        minTimeout: options.minRetryDelayMs ?? 500,
-        maxTimeout: 10_000,
-        randomize: true,
-        ...(options.signal ? { signal: options.signal } : {}),
-        onFailedAttempt: async ({ error, retriesLeft, retryDelay }) => {
-          if (error instanceof Retryable && error.retryAfterMs !== undefined && retriesLeft > 0) {
-            const extra = error.retryAfterMs - retryDelay;
-            if (extra > 0) await new Promise((r) => setTimeout(r, extra));
-          }
-        },
-      },
+      options.signal,
     );
     return {
       status,
@@ -140,7 +133,7 @@ export async function postEnvelope(
       ...(reply === undefined ? {} : { reply }),
     };
   } catch (err) {
-    if (err instanceof Retryable) throw err.error;
+    if (err instanceof NotDelivered) throw err.error;
     if (isOisError(err)) throw err;
     if (options.signal?.aborted)
       throw new OisError('OIS_ERR_INTERRUPTED', `interrupted while sending ${envelope.id}`);

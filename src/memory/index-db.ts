@@ -244,34 +244,32 @@ export class MemoryIndex {
   }
 
   #linesOf(key: string): MemoryLine[] {
-    return (this.#db.prepare('SELECT raw FROM lines WHERE key = ?').all(key) as { raw: string }[]).map(
-      (r) => JSON.parse(r.raw) as MemoryLine,
-    );
+    return (this.#q.linesOf.all(key) as { raw: string }[]).map((r) => JSON.parse(r.raw) as MemoryLine);
   }
 
   #recompute(key: string, reader: Reader): void {
     const view = mergeKey(this.#linesOf(key), reader.isAdmin);
-    const old = this.#db.prepare('SELECT rid FROM entries WHERE key = ?').get(key) as
-      | { rid: number }
-      | undefined;
+    const old = this.#q.entryRid.get(key) as { rid: number } | undefined;
     if (old) {
-      this.#db.prepare('DELETE FROM entries_fts WHERE rowid = ?').run(old.rid);
-      this.#db.prepare('DELETE FROM entries WHERE rid = ?').run(old.rid);
+      this.#q.delFts.run(old.rid);
+      this.#q.delEntry.run(old.rid);
     }
     const cur = view?.current;
     if (!view || !cur) return;
     const value = readableValue(cur, reader);
     const tags = JSON.stringify(cur.tags ?? []);
-    const res = this.#db
-      .prepare(
-        'INSERT INTO entries (key, owner, author, hlc, scope, tags, value, readable) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(key, view.owner, cur.author, cur.hlc, cur.scope!, tags, value, value === null ? 0 : 1);
-    if (value !== null) {
-      this.#db
-        .prepare('INSERT INTO entries_fts (rowid, key, value, tags) VALUES (?, ?, ?, ?)')
-        .run(Number(res.lastInsertRowid), key, value, (cur.tags ?? []).join(' '));
-    }
+    const res = this.#q.insEntry.run(
+      key,
+      view.owner,
+      cur.author,
+      cur.hlc,
+      cur.scope!,
+      tags,
+      value,
+      value === null ? 0 : 1,
+    );
+    if (value !== null)
+      this.#q.insFts.run(Number(res.lastInsertRowid), key, value, (cur.tags ?? []).join(' '));
   }
 
   /** The latest clock value of any line indexed (a writer's next value follows it). */

@@ -1,7 +1,12 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { InstanceConfig } from '../config/index.js';
 import { isOisError, OisError } from '../errors.js';
 import {
@@ -17,6 +22,14 @@ import type { Agent, Registry } from '../registry/index.js';
 import { type ViewerOptions, viewerPlugin } from './viewer/plugin.js';
 
 export const INBOUND_BODY_LIMIT = 2 * 1024 * 1024;
+
+/**
+ * The app's validator options: input is validated as it arrives, with no type coercion and no fields
+ * removed (envelopes are signed, so nothing may change them). The viewer's schemas are written for them.
+ */
+export const APP_AJV_OPTIONS = {
+  customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },
+} as const satisfies FastifyServerOptions['ajv'];
 
 export interface AppDeps {
   config: InstanceConfig & { name: string };
@@ -60,8 +73,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     keepAliveTimeout: 5000,
     // Node checks the header timeout only this often (30 s by default).
     http: { connectionsCheckingInterval: Math.min(1000, serve.requestTimeoutMs) },
-    // Envelopes are validated strictly: no coercion, no extra fields.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    ajv: APP_AJV_OPTIONS,
   });
   bodyDeadline(app, serve.requestTimeoutMs);
   capConnections(app.server, serve.maxConnectionsPerAddress, (address) =>

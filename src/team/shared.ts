@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { OisError } from '../errors.js';
+import { type ErrorCode, OisError } from '../errors.js';
 import type { EntryInfo, TeamStore } from './store.js';
 
 /**
@@ -39,20 +39,27 @@ export interface PutSharedOptions {
   now?: () => Date;
 }
 
-/** Why a request about a shared file was refused, for the edges to pick an HTTP status. */
+/** Why a request about a shared file was refused. */
 export type SharedRefusal = 'bad-name' | 'exists' | 'too-large' | 'not-a-file';
 
+/** Each refusal has its own code, and the code its HTTP status (src/errors.ts): the edges need nothing else. */
+const REFUSAL_CODES = {
+  'bad-name': 'OIS_ERR_SHARED_NAME_INVALID',
+  exists: 'OIS_ERR_SHARED_EXISTS',
+  'too-large': 'OIS_ERR_SHARED_TOO_LARGE',
+  'not-a-file': 'OIS_ERR_SHARED_NOT_A_FILE',
+} as const satisfies Record<SharedRefusal, ErrorCode>;
+
 function refuse(reason: SharedRefusal, message: string, hint: string): OisError {
-  return new OisError('OIS_ERR_USAGE', message, { hint, details: { reason } });
+  // `reason` stays in the details for `--json` output, as it was before the refusals had codes of their own.
+  return new OisError(REFUSAL_CODES[reason], message, { hint, details: { reason } });
 }
 
-/** The reason an error from this module carries, if any. */
+/** The refusal an error from this module stands for, if any (read from its code). */
 export function sharedRefusal(err: unknown): SharedRefusal | null {
   if (!(err instanceof OisError)) return null;
-  const reason = err.details?.reason;
-  return typeof reason === 'string' && ['bad-name', 'exists', 'too-large', 'not-a-file'].includes(reason)
-    ? (reason as SharedRefusal)
-    : null;
+  const found = Object.entries(REFUSAL_CODES).find(([, code]) => code === err.code);
+  return found ? (found[0] as SharedRefusal) : null;
 }
 
 // Percent-encoded `/`, `\`, `.` and NUL: a name that still holds them was encoded twice, which is only ever
@@ -65,7 +72,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
  * Checks a shared file name and returns it (NFC). A name is one path component: no separators (also not
  * percent-encoded), no NUL or control characters, not starting with a dot (`.`, `..`, our sidecars and temp
  * files), not ending in `.lock` (lock directories), no trailing dot or space (SMB drops them). Throws
- * `OIS_ERR_USAGE` otherwise.
+ * `OIS_ERR_SHARED_NAME_INVALID` otherwise.
  * @example sharedName('plan v2.md') // 'plan v2.md'
  */
 export function sharedName(name: string): string {

@@ -1,27 +1,23 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import pRetry, { AbortError } from 'p-retry';
 // The only undici import in OIS's send path: `ois send` runs once per message, so it loads one module graph.
 import { Agent, type Dispatcher } from 'undici';
 import { isOisError, OisError } from '../errors.js';
 import { AttemptFailure, postOnce, type RawResponse } from './http-attempt.js';
+import { parseRetryAfter, Retryable, retryPolicy, withRetries } from './retry.js';
 
 /**
  * Client for a peer OpenClaw gateway's `POST /tools/invoke` (see shared/reference/openclaw-gateway.md).
  *
- * Retry policy (STYLE.md "Retries"): retry only what provably did not take effect. A connection that was
- * refused, never resolved, timed out while connecting or broke before the request body was written is
- * retried with exponential backoff; 429 and 503 are retried after their Retry-After. Everything else is
- * final. A 401 in particular is never retried: the gateway locks a client out after repeated failures.
- * A failure after the body was written is "delivery unknown": the message may have arrived.
+ * Retries follow the transport's one policy (retry.ts: retry only what provably did not take effect). A
+ * connection that was refused, never resolved, timed out while connecting or broke before the request body
+ * was written is retried with exponential backoff; 429 and 503 are retried after their Retry-After.
+ * Everything else is final. A 401 in particular is never retried: the gateway locks a client out after
+ * repeated failures. A failure after the body was written is "delivery unknown": the message may have
+ * arrived.
  */
 
 export const MAX_GATEWAY_BODY_BYTES = 2 * 1024 * 1024;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_TIMEOUT_MS = 15_000;
-export const DEFAULT_RETRIES = 3;
-export const DEFAULT_MIN_RETRY_DELAY_MS = 500;
-export const DEFAULT_MAX_RETRY_DELAY_MS = 10_000;
-export const DEFAULT_MAX_RETRY_AFTER_MS = 30_000;
 /** Outer (calling) session for waited sends; a waited send cannot target its own calling session. */
 export const DEFAULT_CALLER_SESSION_KEY = 'agent:main:ois';
 /** A gateway answer bigger than this is not read (a reply is text; 8 MiB is far beyond any real one). */
@@ -96,18 +92,18 @@ interface CallContext {
 }
 
 /** A 429 or 503: retried after Retry-After while retries last. */
-class PeerBusy extends Error {
+class PeerBusy extends Retryable {
   constructor(
     readonly status: number,
     readonly gatewayMessage: string,
-    readonly retryAfterMs: number | undefined,
+    retryAfterMs: number | undefined,
   ) {
-    super(`HTTP ${status}: ${gatewayMessage}`);
+    super(`HTTP ${status}: ${gatewayMessage}`, retryAfterMs);
   }
 }
 
 /** A connection-level failure before the body was written: retried with backoff while retries last. */
-class NotSent extends Error {
+class NotSent extends Retryable {
   constructor(readonly failure: AttemptFailure) {
     super(failure.message);
   }
@@ -252,7 +248,6 @@ async function invoke(
       },
     );
   }
-  const maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
   const signal = options.signal;
   const headers = {
     authorization: `Bearer ${target.token}`,
@@ -267,7 +262,8 @@ async function invoke(
   let attempts = 0;
   let lastBodySent = false;
   try {
-    const result = await pRetry(
+    const result = await withRetries(
+      retryPolicy(options),
       async () => {
         attempts++;
         let response: RawResponse;
@@ -286,28 +282,14 @@ async function invoke(
             signal,
           );
         } catch (err) {
-          if (!(err instanceof AttemptFailure)) throw new AbortError(internalError(ctx, err));
+          if (!(err instanceof AttemptFailure)) throw internalError(ctx, err);
           lastBodySent = err.bodySent;
           throw classifyFailure(err, ctx, attempts);
         }
         lastBodySent = true;
-        return interpret(response, ctx, attempts, maxRetryAfterMs);
+        return interpret(response, ctx, attempts);
       },
-      {
-        retries: options.retries ?? DEFAULT_RETRIES,
-        minTimeout: options.minRetryDelayMs ?? DEFAULT_MIN_RETRY_DELAY_MS,
-        maxTimeout: DEFAULT_MAX_RETRY_DELAY_MS,
-        factor: 2,
-        randomize: true,
-        signal,
-        onFailedAttempt: async ({ error, retriesLeft, retryDelay }) => {
-          // p-retry waits `retryDelay` after this; top it up so the gateway's Retry-After is honoured.
-          if (error instanceof PeerBusy && retriesLeft > 0 && error.retryAfterMs !== undefined) {
-            const extra = error.retryAfterMs - retryDelay;
-            if (extra > 0) await sleep(extra, undefined, { signal });
-          }
-        },
-      },
+      signal,
     );
     return { result, attempts, ctx };
   } catch (err) {
@@ -321,13 +303,8 @@ async function invoke(
   }
 }
 
-/** Reads one complete HTTP answer: returns the 200 `result`, or throws (PeerBusy is retried). */
-function interpret(
-  response: RawResponse,
-  ctx: CallContext,
-  attempts: number,
-  maxRetryAfterMs: number,
-): JsonObject {
+/** Reads one complete HTTP answer: returns the 200 `result`, or throws (a PeerBusy may be retried). */
+function interpret(response: RawResponse, ctx: CallContext, attempts: number): JsonObject {
   const status = response.statusCode;
   const text = response.body.toString('utf8');
   let json: unknown;
@@ -343,7 +320,6 @@ function interpret(
     attempts,
     ...(typeof error?.type === 'string' ? { type: error.type } : {}),
   });
-  const fail = (err: OisError) => new AbortError(err);
 
   if (status === 200) {
     if (isRecord(json) && json.ok === true && isRecord(json.result)) {
@@ -356,79 +332,62 @@ function interpret(
       }
       return json.result;
     }
-    throw fail(
-      new OisError(
-        'OIS_ERR_PEER_PROTOCOL',
-        `peer gateway ${ctx.url} answered 200 with ${json === undefined ? 'a body that is not JSON' : 'an unexpected JSON body'}: ${snippet(text)}`,
-        { hint: `check that ${ctx.url} is an OpenClaw gateway (openclaw 2026.9.6)`, details: facts },
-      ),
+    throw new OisError(
+      'OIS_ERR_PEER_PROTOCOL',
+      `peer gateway ${ctx.url} answered 200 with ${json === undefined ? 'a body that is not JSON' : 'an unexpected JSON body'}: ${snippet(text)}`,
+      { hint: `check that ${ctx.url} is an OpenClaw gateway (openclaw 2026.9.6)`, details: facts },
     );
   }
   if (status === 429 || status === 503) {
-    const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
-    const busy = new PeerBusy(status, said, retryAfterMs);
-    if (retryAfterMs !== undefined && retryAfterMs > maxRetryAfterMs)
-      throw fail(busyError(ctx, busy, attempts));
-    throw busy;
+    // Retried after its Retry-After; one longer than the policy allows comes back as is (busyError).
+    throw new PeerBusy(status, said, parseRetryAfter(response.headers['retry-after']));
   }
   if (status === 401) {
-    throw fail(
-      new OisError('OIS_ERR_PEER_AUTH', `peer gateway ${ctx.url} refused the token: ${said} (HTTP 401)`, {
-        hint: "check the token stored for this peer (the peer's gateway.auth.token); OIS does not retry a 401 because the gateway locks out repeated failures",
-        details: facts,
-      }),
-    );
+    throw new OisError('OIS_ERR_PEER_AUTH', `peer gateway ${ctx.url} refused the token: ${said} (HTTP 401)`, {
+      hint: "check the token stored for this peer (the peer's gateway.auth.token); OIS does not retry a 401 because the gateway locks out repeated failures",
+      details: facts,
+    });
   }
   if (status === 404 && words?.startsWith('Tool not available')) {
-    throw fail(
-      new OisError(
-        'OIS_ERR_PEER_TOOL_DENIED',
-        `peer gateway ${ctx.url} does not offer ${ctx.tool} over HTTP: ${words} (HTTP 404)`,
-        {
-          hint: `add "gateway": {"tools": {"allow": ["${ctx.tool}"]}} to the peer's openclaw.json and restart its gateway`,
-          details: facts,
-        },
-      ),
+    throw new OisError(
+      'OIS_ERR_PEER_TOOL_DENIED',
+      `peer gateway ${ctx.url} does not offer ${ctx.tool} over HTTP: ${words} (HTTP 404)`,
+      {
+        hint: `add "gateway": {"tools": {"allow": ["${ctx.tool}"]}} to the peer's openclaw.json and restart its gateway`,
+        details: facts,
+      },
     );
   }
   if (status === 413) {
-    throw fail(
-      new OisError(
-        'OIS_ERR_PEER_TOO_LARGE',
-        `peer gateway ${ctx.url} refused the request as too large: ${said} (HTTP 413)`,
-        {
-          hint: 'shorten the message, or put the content in shared/ and send its path',
-          details: facts,
-        },
-      ),
+    throw new OisError(
+      'OIS_ERR_PEER_TOO_LARGE',
+      `peer gateway ${ctx.url} refused the request as too large: ${said} (HTTP 413)`,
+      {
+        hint: 'shorten the message, or put the content in shared/ and send its path',
+        details: facts,
+      },
     );
   }
   if (status === 400 || status === 403 || status === 405 || status === 408) {
-    throw fail(
-      new OisError(
-        'OIS_ERR_PEER_REJECTED',
-        `peer gateway ${ctx.url} rejected the request: ${said} (HTTP ${status})`,
-        {
-          hint: "read the peer gateway's words above; its log has the details",
-          details: facts,
-        },
-      ),
+    throw new OisError(
+      'OIS_ERR_PEER_REJECTED',
+      `peer gateway ${ctx.url} rejected the request: ${said} (HTTP ${status})`,
+      {
+        hint: "read the peer gateway's words above; its log has the details",
+        details: facts,
+      },
     );
   }
   if (status >= 500) {
-    throw fail(
-      new OisError('OIS_ERR_PEER_ERROR', `peer gateway ${ctx.url} failed: ${said} (HTTP ${status})`, {
-        hint: 'the peer gateway had an internal error; its log says why',
-        details: facts,
-      }),
-    );
-  }
-  throw fail(
-    new OisError('OIS_ERR_PEER_PROTOCOL', `peer gateway ${ctx.url} answered HTTP ${status}: ${said}`, {
-      hint: `check that ${ctx.url} is the address of an OpenClaw gateway (openclaw 2026.9.6)`,
+    throw new OisError('OIS_ERR_PEER_ERROR', `peer gateway ${ctx.url} failed: ${said} (HTTP ${status})`, {
+      hint: 'the peer gateway had an internal error; its log says why',
       details: facts,
-    }),
-  );
+    });
+  }
+  throw new OisError('OIS_ERR_PEER_PROTOCOL', `peer gateway ${ctx.url} answered HTTP ${status}: ${said}`, {
+    hint: `check that ${ctx.url} is the address of an OpenClaw gateway (openclaw 2026.9.6)`,
+    details: facts,
+  });
 }
 
 /** Connection errors worth another try when nothing was written yet. */
@@ -454,27 +413,26 @@ const RETRYABLE_CODES = new Set([
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
-function classifyFailure(failure: AttemptFailure, ctx: CallContext, attempts: number): Error {
+/** A failed attempt as what to throw: NotSent is retried; an OisError is final. */
+function classifyFailure(failure: AttemptFailure, ctx: CallContext, attempts: number): NotSent | OisError {
   const code = errorCodeOf(failure.error);
   if (failure.bodySent) {
     const what = TIMEOUT_CODES.has(code ?? '')
       ? `no answer within ${formatSeconds(ctx.timeoutMs)}`
       : `the connection broke (${describeFailure(code, failure.error, ctx)})`;
-    return new AbortError(
-      new OisError(
-        'OIS_ERR_DELIVERY_UNKNOWN',
-        `sent the request to peer gateway ${ctx.url} but ${what}; the message may have arrived`,
-        {
-          hint: 'do not resend blindly: check the chat log or ask the peer first',
-          cause: failure.error,
-          details: errorDetails(ctx, undefined, { attempts, ...(code ? { error: code } : {}) }),
-        },
-      ),
+    return new OisError(
+      'OIS_ERR_DELIVERY_UNKNOWN',
+      `sent the request to peer gateway ${ctx.url} but ${what}; the message may have arrived`,
+      {
+        hint: 'do not resend blindly: check the chat log or ask the peer first',
+        cause: failure.error,
+        details: errorDetails(ctx, undefined, { attempts, ...(code ? { error: code } : {}) }),
+      },
     );
   }
   if (code !== undefined && RETRYABLE_CODES.has(code)) return new NotSent(failure);
   // Nothing was sent, but retrying cannot help (a TLS certificate problem, say).
-  return new AbortError(unreachableError(ctx, failure, attempts));
+  return unreachableError(ctx, failure, attempts);
 }
 
 function unreachableError(ctx: CallContext, failure: AttemptFailure, attempts: number): OisError {
@@ -577,15 +535,6 @@ function errorCodeOf(err: Error): string | undefined {
   if (typeof first?.code === 'string') return first.code;
   const cause = err.cause as { code?: unknown } | undefined;
   return typeof cause?.code === 'string' ? cause.code : undefined;
-}
-
-/** Retry-After is either delay-seconds or an HTTP date (RFC 9110 10.2.3). */
-export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const raw = (Array.isArray(value) ? value[0] : value)?.trim();
-  if (!raw) return undefined;
-  if (/^\d+$/.test(raw)) return Number(raw) * 1000;
-  const at = Date.parse(raw);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 function resolveEndpoint(raw: string): Endpoint {

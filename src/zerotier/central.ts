@@ -1,5 +1,6 @@
 import type { Env } from '../config/index.js';
 import { OisError } from '../errors.js';
+import { parseRetryAfter } from '../transport/index.js';
 import { describeNetworkError, isObject, JsonHttp, type JsonResponse, safeUrl, sleep } from './http.js';
 import { isNodeId } from './ids.js';
 import { type CentralNetwork, type Member, type MemberUpdate, ONLINE_WINDOW_MS } from './types.js';
@@ -229,7 +230,7 @@ export class CentralClient {
   /** How long to wait before retrying: Retry-After, else the rate-limit reset, else backoff. */
   private waitFor(res: JsonResponse, attempt: number): number {
     const retryAfter = parseRetryAfter(header(res, 'retry-after'), this.now());
-    if (retryAfter !== null) return retryAfter;
+    if (retryAfter !== undefined) return retryAfter;
     const reset = parseReset(header(res, 'x-ratelimit-reset'), this.now());
     if (reset !== null) return Math.max(reset - this.now(), 0) + 50;
     return this.backoff(attempt);
@@ -267,15 +268,6 @@ const NOT_FOUND = Symbol('not found');
 function header(res: JsonResponse, name: string): string | undefined {
   const v = res.headers[name];
   return Array.isArray(v) ? v[0] : v;
-}
-
-/** `Retry-After` in seconds or as an HTTP date → ms to wait. */
-export function parseRetryAfter(value: string | undefined, now: number): number | null {
-  if (value === undefined || value.trim() === '') return null;
-  const s = Number(value);
-  if (Number.isFinite(s) && s >= 0) return s * 1000;
-  const t = Date.parse(value);
-  return Number.isNaN(t) ? null : Math.max(t - now, 0);
 }
 
 /**

@@ -16,7 +16,6 @@ export {
   isRecentlySeen,
   memberOf,
   parseReset,
-  parseRetryAfter,
 } from './central.js';
 export { type DetectOptions, detectZerotier } from './detect.js';
 export { controllerOf, isNetworkId, isNodeId, parseNetworkId, parseNodeId } from './ids.js';

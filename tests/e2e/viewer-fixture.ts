@@ -2,10 +2,12 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { loadConfig } from '../../src/config/index.js';
 import { OisError } from '../../src/errors.js';
-import type { OutboxMessage, PresenceSnapshot } from '../../src/federation/index.js';
+import { type OutboxMessage, type PresenceSnapshot, SeenStore } from '../../src/federation/index.js';
 import { markNoticesRead, readNotices } from '../../src/notices/index.js';
 import { loadRegistry } from '../../src/registry/index.js';
+import { APP_AJV_OPTIONS, buildApp } from '../../src/server/index.js';
 import { type ViewerOptions, viewerPlugin } from '../../src/server/viewer/plugin.js';
 import { FsTeamStore } from '../../src/team/index.js';
 import { tempDir } from '../helpers/cli.js';
@@ -79,10 +81,8 @@ export interface ViewerFixture {
   close(): Promise<void>;
 }
 
-export async function viewerFixture(
-  overrides: Partial<ViewerOptions> = {},
-  listen = false,
-): Promise<ViewerFixture> {
+/** The viewer's options around a real team folder, and what the fakes recorded. */
+async function viewerSetup(overrides: Partial<ViewerOptions>) {
   const dir = await tempDir('ois-viewer-');
   await writeFile(join(dir, 'AGENTS.md'), REGISTRY);
   const store = new FsTeamStore(dir);
@@ -145,11 +145,54 @@ export async function viewerFixture(
     followIntervalMs: 100,
     ...overrides,
   };
-  const app = Fastify({ logger: false });
+  return { options, dir, home, store, sent, outbox, reads };
+}
+
+export async function viewerFixture(
+  overrides: Partial<ViewerOptions> = {},
+  listen = false,
+): Promise<ViewerFixture> {
+  const { options, ...rest } = await viewerSetup(overrides);
+  // The daemon's validator options, which the viewer's schemas are written for (viewerAppFixture runs the
+  // viewer inside the daemon's own app).
+  const app = Fastify({ logger: false, ajv: APP_AJV_OPTIONS });
   await app.register(viewerPlugin, options);
   if (listen) await app.listen({ host: '127.0.0.1', port: 0 });
   else await app.ready();
-  return { app, dir, home, store, sent, outbox, reads, close: () => app.close() };
+  return { app, ...rest, close: () => app.close() };
+}
+
+/**
+ * The viewer as `ois serve` runs it: inside the daemon's app (`buildApp`, with its validator options,
+ * body parsers, error handler and federation routes), for an instance `alpha` homed in `home`.
+ */
+export async function viewerAppFixture(
+  overrides: Partial<ViewerOptions> = {},
+  listen = false,
+): Promise<ViewerFixture> {
+  const { options, ...rest } = await viewerSetup(overrides);
+  const config = loadConfig({
+    env: { OIS_HOME: rest.home, OIS_NAME: 'alpha' },
+    cwd: rest.home,
+  }) as ReturnType<typeof loadConfig> & { name: string };
+  const seen = new SeenStore(rest.home);
+  const app = await buildApp({
+    config,
+    registry: () => loadRegistry(rest.store),
+    seen,
+    deliver: async () => {},
+    viewer: { ...options, config },
+  });
+  if (listen) await app.listen({ host: '127.0.0.1', port: 0 });
+  else await app.ready();
+  return {
+    app,
+    ...rest,
+    close: async () => {
+      await app.close();
+      seen.close();
+    },
+  };
 }
 
 /** Runs a Node script (using dist/) as another OS process; resolves with its exit code and output. */
