@@ -122,6 +122,10 @@ const CASES: Record<string, { success: Case; failure: Case }> = {
     success: (j) => alpha.ois(['notices', ...j]),
     failure: (j) => alpha.ois(['notices', 'extra', ...j]),
   },
+  memory: {
+    success: (j) => alpha.ois(['memory', 'put', 'json/test', 'a value', ...j]),
+    failure: (j) => alpha.ois(['memory', 'get', 'no/such/key', ...j]),
+  },
   net: {
     success: (j) => alpha.ois(['net', 'use', '8056c2e21c000001', ...j]),
     failure: (j) => alpha.ois(['net', 'use', 'not-a-network', ...j]),
@@ -152,6 +156,10 @@ const CASES: Record<string, { success: Case; failure: Case }> = {
   share: {
     success: (j) => alpha.ois(['share', 'ls', ...j]),
     failure: (j) => alpha.ois(['share', 'get', 'no-such-file.txt', ...j]),
+  },
+  skills: {
+    success: (j) => alpha.ois(['skills', 'ls', ...j]),
+    failure: (j) => alpha.ois(['skills', 'show', 'no-such-skill', ...j]),
   },
   task: {
     success: (j) => alpha.ois(['task', 'send', 'beta', 'Check the backups', ...j]),

@@ -19,6 +19,7 @@ const RANK: Record<string, number> = {
   notices: 3,
   federation: 4,
   memory: 4,
+  skills: 4,
   doctor: 5,
   tasks: 5,
   server: 6,

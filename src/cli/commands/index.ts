@@ -101,6 +101,11 @@ export const COMMANDS: readonly { name: string; summary: string; load: () => Pro
     load: async () => (await import('./share.js')).command,
   },
   {
+    name: 'skills',
+    summary: 'Team skills: publish an OpenClaw skill, list, show, install into a workspace, update',
+    load: async () => (await import('./skills.js')).command,
+  },
+  {
     name: 'task',
     summary: 'Delegate tasks to peers and track them: send, update, list, show, cancel, wait',
     load: async () => (await import('./task.js')).command,
