@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseChatLog } from '../../src/chatlog/index.js';
@@ -9,7 +10,7 @@ import { serve, stopDaemons } from '../helpers/daemon.js';
 import { gatewayContract } from '../helpers/gateway-contract.js';
 import type { TestAgent } from '../helpers/team.js';
 import { type CountingProxy, startCountingProxy } from './helpers/counting-proxy.js';
-import { type RealGateway, startGateway, stopAllGateways } from './helpers/gateway.js';
+import { openclawInstall, type RealGateway, startGateway, stopAllGateways } from './helpers/gateway.js';
 import { type ModelServer, startModelServer } from './helpers/model-server.js';
 
 /**
@@ -219,6 +220,46 @@ describe(`interop - ois against real openclaw ${process.env.OIS_OPENCLAW_VERSION
       await setToken('alpha', 'beta', gw.beta.token);
     }
   });
+
+  it("interop skills) a team skill installed into a gateway's workspace is seen by that OpenClaw", async () => {
+    const skill = join(dir, 'skill-src', 'team-hello');
+    await mkdir(skill, { recursive: true });
+    await writeFile(
+      join(skill, 'SKILL.md'),
+      '---\nname: team-hello\ndescription: Greets the team the OIS way.\n---\n\nSay hello with `ois send --all`.\n',
+    );
+    expect((await ois('alpha', ['skills', 'publish', skill])).code).toBe(0);
+    // beta installs it into its gateway's workspace (the default: <OPENCLAW_HOME>/.openclaw/workspace).
+    const workspace = join(gw.beta.home, '.openclaw', 'workspace');
+    const inst = await ois('beta', ['skills', 'install', 'team-hello', '--workspace', workspace]);
+    expect(inst.code, inst.stderr).toBe(0);
+    const { node, entry } = openclawInstall();
+    const listed = await new Promise<string>((resolve, reject) => {
+      execFile(
+        node,
+        [entry, 'skills', 'list', '--json'],
+        {
+          env: {
+            PATH: process.env.PATH,
+            HOME: gw.beta.home,
+            OPENCLAW_HOME: gw.beta.home,
+            OPENCLAW_OFFLINE: '1',
+            OPENCLAW_NO_AUTO_UPDATE: '1',
+            NO_COLOR: '1',
+          },
+          timeout: 90_000,
+          maxBuffer: 16 * 1024 * 1024,
+        },
+        (err, stdout) => (err ? reject(err) : resolve(stdout)),
+      );
+    });
+    const skills = (JSON.parse(listed) as { skills: { name: string; source: string; eligible: boolean }[] })
+      .skills;
+    expect(skills.find((s) => s.name === 'team-hello')).toMatchObject({
+      source: 'openclaw-workspace',
+      eligible: true,
+    });
+  }, 120_000);
 
   it('interop c) a gateway without gateway.tools.allow gives the 404 outcome with the fix', async () => {
     const r = await ois('alpha', ['send', 'gamma', 'hello gamma']);
