@@ -38,9 +38,18 @@ import {
   readChain,
   updatePin,
 } from '../membership/index.js';
+import { notFound, openMemory } from '../memory/index.js';
 import { markNoticesRead, readNotices, recordLocalNotice } from '../notices/index.js';
 import { agentId } from '../registry/index.js';
-import { checkEnvelope, recordEnvelope, TaskStore } from '../tasks/index.js';
+import { fetchSkill, listSkills } from '../skills/index.js';
+import {
+  checkEnvelope,
+  knownTask,
+  recordEnvelope,
+  syncFromChat,
+  TaskStore,
+  TERMINAL,
+} from '../tasks/index.js';
 import { FsTeamStore, writeFileAtomic } from '../team/index.js';
 import { invokeTool, sessionsSend } from '../transport/index.js';
 import { buildApp } from './app.js';
@@ -222,6 +231,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         read: () => readNotices(store, config.home, { mute: config.notices.mute }),
         markRead: (until) => markNoticesRead(config.home, until),
       },
+      team: viewerTeam(config, store, tasks),
       auth: { required: !isLoopbackHost(config.serve.host), token: await viewerToken(config, env) },
     },
   });
@@ -308,6 +318,61 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       await sender.stop();
       await closeAll();
       await rm(stateFile, { force: true });
+    },
+  };
+}
+
+/** What the viewer's tasks board, memory and skills panels read: the functions the commands use. */
+function viewerTeam(config: InstanceConfig & { name: string }, store: FsTeamStore, tasks: TaskStore) {
+  const memory = async <T>(fn: (m: Awaited<ReturnType<typeof openMemory>>) => T): Promise<T> => {
+    const m = await openMemory({ self: config.name, home: config.home, store });
+    try {
+      return fn(m);
+    } finally {
+      m.close();
+    }
+  };
+  return {
+    tasks: async () => {
+      for (const t of tasks.list({ self: config.name }).filter((x) => !TERMINAL.has(x.status))) {
+        await syncFromChat({ store, tasks }, t.id);
+      }
+      return tasks.list({ self: config.name }).reverse();
+    },
+    task: async (id: string) => {
+      const task = await knownTask({ store, tasks }, id);
+      return { task, events: tasks.events(id) };
+    },
+    memory: (f: { q?: string; by?: string; tag?: string; limit: number }) =>
+      memory((m) =>
+        f.q
+          ? m.index
+              .search(f.q, f.limit)
+              .filter((e) => (!f.by || e.author === f.by) && (!f.tag || e.tags.includes(f.tag)))
+          : m.index
+              .list({ ...(f.by ? { by: f.by } : {}), ...(f.tag ? { tag: f.tag } : {}) })
+              .slice(0, f.limit),
+      ),
+    memoryHistory: (key: string) =>
+      memory((m) => {
+        const entry = m.index.get(key);
+        const view = m.index.view(key, m.reader);
+        if (!entry?.readable || !view) throw notFound(key);
+        return {
+          key,
+          owner: view.owner,
+          versions: view.versions.map((l) => ({
+            op: l.op,
+            author: l.author,
+            at: new Date(Number(l.hlc.slice(0, 15))).toISOString(),
+            ...(l.value === undefined ? {} : { value: l.value }),
+          })),
+        };
+      }),
+    skills: () => listSkills(store, config.home),
+    skill: async (name: string) => {
+      const { manifest, files } = await fetchSkill(store, config.home, name);
+      return { manifest, skill: files.get('SKILL.md')?.toString('utf8') ?? '' };
     },
   };
 }

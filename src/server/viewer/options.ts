@@ -32,6 +32,15 @@ export interface ViewerOptions {
     read(options: { all: boolean }): Promise<NoticeFeed>;
     markRead(until: string): Promise<void>;
   };
+  /** The tasks board, team memory and team skills (the same functions as ois task, memory, skills). */
+  team?: {
+    tasks(): Promise<{ from: string; to: string; status: string }[]>;
+    task(id: string): Promise<unknown>;
+    memory(filter: { q?: string; by?: string; tag?: string; limit: number }): Promise<unknown[]>;
+    memoryHistory(key: string): Promise<unknown>;
+    skills(): Promise<unknown[]>;
+    skill(name: string): Promise<unknown>;
+  };
   /** Poll period of the live feed (default 250 ms). */
   followIntervalMs?: number;
   /** Largest shared file (default 25 MiB). */

@@ -9,6 +9,7 @@ import { noticeRoutes } from './routes/notices.js';
 import { outboxRoutes } from './routes/outbox.js';
 import { pageRoutes } from './routes/page.js';
 import { sharedRoutes } from './routes/shared.js';
+import { teamRoutes } from './routes/team.js';
 import { secureViewer } from './security.js';
 
 export type { ViewerOptions } from './options.js';
@@ -58,6 +59,7 @@ export async function viewerPlugin(app: FastifyInstance, opts: ViewerOptions): P
     sharedRoutes,
     outboxRoutes,
     composeRoutes,
+    teamRoutes,
   ]) {
     await app.register(routes, opts);
   }

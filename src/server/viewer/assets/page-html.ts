@@ -21,6 +21,9 @@ export const HTML = `<!doctype html>
     <button type="button" data-tab="shared">Shared files</button>
     <button type="button" data-tab="outbox">Outbox</button>
     <button type="button" data-tab="compose">Compose</button>
+    <button type="button" data-tab="tasks">Tasks</button>
+    <button type="button" data-tab="memory">Memory</button>
+    <button type="button" data-tab="skills">Skills</button>
     <button type="button" data-tab="notices">Notices <span id="notices-unread" class="badge" hidden></span></button>
   </nav>
   <span id="live" class="live off" title="live updates">offline</span>
@@ -73,6 +76,30 @@ export const HTML = `<!doctype html>
       <thead><tr><th>ID</th><th>Peer</th><th>State</th><th>Attempts</th><th>Created</th><th>Reason</th><th>Message</th><th></th></tr></thead>
       <tbody id="outbox-dead"></tbody>
     </table>
+  </section>
+  <section id="tab-tasks" class="tab" hidden>
+    <p class="toolbar"><select id="tasks-agent" aria-label="agent"><option value="">all agents</option></select></p>
+    <div id="board" class="board"></div>
+    <div id="task-thread"></div>
+  </section>
+  <section id="tab-memory" class="tab" hidden>
+    <form id="memory-form" class="toolbar">
+      <input id="memory-q" type="search" placeholder="Search team memory" aria-label="search memory">
+      <select id="memory-by" aria-label="author"><option value="">every author</option></select>
+      <button id="memory-go" type="submit">Search</button>
+    </form>
+    <table>
+      <thead><tr><th>Key</th><th>Value</th><th>Scope</th><th>By</th><th>When</th></tr></thead>
+      <tbody id="memory"></tbody>
+    </table>
+    <div id="memory-history"></div>
+  </section>
+  <section id="tab-skills" class="tab" hidden>
+    <table>
+      <thead><tr><th>Name</th><th>Version</th><th>Publisher</th><th>Verified</th><th>Description</th></tr></thead>
+      <tbody id="skills"></tbody>
+    </table>
+    <pre id="skill-show"></pre>
   </section>
   <section id="tab-notices" class="tab" hidden>
     <p class="toolbar"><label><input id="notices-all" type="checkbox"> include muted types</label></p>

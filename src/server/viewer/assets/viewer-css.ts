@@ -42,6 +42,13 @@ th, td { text-align: left; border-bottom: 1px solid var(--line); padding: .3rem 
 td.hash { font-family: ui-monospace, monospace; font-size: .8rem; }
 .compose { display: grid; gap: .5rem; max-width: 40rem; }
 .empty { color: var(--muted); }
+.board { display: grid; grid-template-columns: repeat(5, minmax(9rem, 1fr)); gap: .5rem; }
+.board .column { border: 1px solid var(--line); border-radius: 8px; padding: .4rem; min-height: 4rem; }
+.board .column h3 { font-size: .85rem; margin: 0 0 .3rem; color: var(--muted); }
+.board .card { border: 1px solid var(--line); border-radius: 6px; padding: .3rem .45rem; margin: 0 0 .35rem; cursor: pointer; background: var(--soft); }
+.board .card .meta { color: var(--muted); font-size: .8rem; }
+#task-thread li, #memory-history li { margin: .2rem 0; }
+a.key { cursor: pointer; color: var(--accent); }
 .badge { display: inline-block; min-width: 1.3em; padding: 0 .35rem; border-radius: 999px; background: #cf222e; color: #fff; font-size: .75rem; text-align: center; }
 #notices { list-style: none; margin: 0; padding: 0; }
 .notice { border-left: 3px solid var(--line); padding: .3rem .6rem; margin: 0 0 .4rem; }

@@ -58,6 +58,9 @@ const BODY = String.raw`
     if (name === 'shared') loadShared();
     if (name === 'outbox') loadOutbox();
     if (name === 'notices') loadNotices(true);
+    if (name === 'tasks') loadTasks();
+    if (name === 'memory') loadMemory();
+    if (name === 'skills') loadSkills();
   }
   document.querySelectorAll('nav button').forEach(function (b) {
     b.addEventListener('click', function () { showTab(b.dataset.tab); });
@@ -200,7 +203,105 @@ const BODY = String.raw`
       var day = e.at.slice(0, 10);
       if (state.days.indexOf(day) < 0) loadDays();
       if (!state.searching && state.day === day && involves(e, state.who) && !state.next) addEntries([e], true);
+      // A task or a change of one: the board follows, live.
+      if ((e.kind === 'task' || e.kind === 'task_update') && !$('tab-tasks').hidden) loadTasks();
     });
+  }
+
+  // --- tasks ---
+  var COLUMNS = [['submitted', ['submitted']], ['working', ['working']], ['input required', ['input_required']],
+    ['completed', ['completed']], ['ended', ['failed', 'canceled', 'rejected']]];
+  function loadTasks() {
+    var who = $('tasks-agent').value;
+    return api('/api/tasks' + (who ? '?agent=' + encodeURIComponent(who) : '')).then(function (data) {
+      var board = $('board');
+      board.textContent = '';
+      COLUMNS.forEach(function (c) {
+        var col = el('div', 'column');
+        col.dataset.status = c[0];
+        col.appendChild(el('h3', '', c[0]));
+        data.tasks.filter(function (t) { return c[1].indexOf(t.status) >= 0; }).forEach(function (t) {
+          var card = el('div', 'card');
+          card.dataset.id = t.id;
+          card.appendChild(el('div', 'text', t.text.split('\n')[0]));
+          card.appendChild(el('div', 'meta', t.from + ' → ' + t.to + ' · ' + t.status + ' · ' + t.priority));
+          card.addEventListener('click', function () { showTask(t.id); });
+          col.appendChild(card);
+        });
+        board.appendChild(col);
+      });
+    }).catch(function (err) { status(err.message); });
+  }
+  function showTask(id) {
+    return api('/api/tasks/' + encodeURIComponent(id)).then(function (data) {
+      var box = $('task-thread');
+      box.textContent = '';
+      box.appendChild(el('h2', '', data.task.from + ' → ' + data.task.to + ': ' + data.task.text.split('\n')[0]));
+      var ol = el('ol');
+      ol.appendChild(el('li', '', localTime(data.task.createdAt) + ' · ' + data.task.from + ' · submitted'));
+      data.events.forEach(function (e) { ol.appendChild(el('li', '', localTime(e.at) + ' · ' + e.by + ' · ' + e.status + (e.note ? ': ' + e.note : ''))); });
+      box.appendChild(ol);
+    }).catch(function (err) { status(err.message); });
+  }
+  $('tasks-agent').addEventListener('change', loadTasks);
+
+  // --- memory ---
+  function loadMemory() {
+    var q = $('memory-q').value.trim();
+    var by = $('memory-by').value;
+    var qs = [];
+    if (q) qs.push('q=' + encodeURIComponent(q));
+    if (by) qs.push('by=' + encodeURIComponent(by));
+    return api('/api/memory' + (qs.length ? '?' + qs.join('&') : '')).then(function (data) {
+      var body = $('memory');
+      body.textContent = '';
+      if (!data.entries.length) { var tr0 = el('tr'); tr0.appendChild(el('td', 'empty', q ? 'no matches' : 'no entries')); body.appendChild(tr0); }
+      data.entries.forEach(function (e) {
+        var tr = el('tr');
+        var td = el('td');
+        var a = el('a', 'key', e.key);
+        a.addEventListener('click', function () { showHistory(e.key); });
+        td.appendChild(a);
+        tr.appendChild(td);
+        [e.value, e.scope, e.author, localTime(e.at)].forEach(function (v) { tr.appendChild(el('td', '', v)); });
+        body.appendChild(tr);
+      });
+    }).catch(function (err) { status(err.message); });
+  }
+  function showHistory(key) {
+    return api('/api/memory/history?key=' + encodeURIComponent(key)).then(function (data) {
+      var box = $('memory-history');
+      box.textContent = '';
+      box.appendChild(el('h2', '', data.key + ' (owned by ' + data.owner + ')'));
+      var ol = el('ol');
+      data.versions.forEach(function (v) { ol.appendChild(el('li', '', localTime(v.at) + ' · ' + v.author + ' · ' + v.op + (v.value !== undefined ? ': ' + v.value : ''))); });
+      box.appendChild(ol);
+    }).catch(function (err) { status(err.message); });
+  }
+  $('memory-form').addEventListener('submit', function (ev) { ev.preventDefault(); loadMemory(); });
+  $('memory-by').addEventListener('change', loadMemory);
+
+  // --- skills ---
+  function loadSkills() {
+    return api('/api/skills').then(function (data) {
+      var body = $('skills');
+      body.textContent = '';
+      if (!data.skills.length) { var tr0 = el('tr'); tr0.appendChild(el('td', 'empty', 'no team skills yet: ois skills publish DIR')); body.appendChild(tr0); }
+      data.skills.forEach(function (s) {
+        var tr = el('tr');
+        var td = el('td');
+        var a = el('a', 'key', s.name);
+        a.addEventListener('click', function () {
+          api('/api/skills/' + encodeURIComponent(s.name)).then(function (d) {
+            $('skill-show').textContent = d.manifest.name + ' ' + d.manifest.version + ', published by ' + d.manifest.publisher + ' (verified)\n\n' + d.skill;
+          }).catch(function (err) { status(err.message); });
+        });
+        td.appendChild(a);
+        tr.appendChild(td);
+        [s.version, s.publisher, s.verified ? 'yes' : 'no: ' + s.problem, s.description].forEach(function (v) { tr.appendChild(el('td', '', v)); });
+        body.appendChild(tr);
+      });
+    }).catch(function (err) { status(err.message); });
   }
 
   // --- notices ---
@@ -253,6 +354,14 @@ const BODY = String.raw`
         select.appendChild(new Option(a.name, a.name));
       });
       select.value = chosen;
+      ['tasks-agent', 'memory-by'].forEach(function (id) {
+        var s2 = $(id);
+        var keep = s2.value;
+        s2.textContent = '';
+        s2.appendChild(new Option(id === 'tasks-agent' ? 'all agents' : 'every author', ''));
+        data.agents.forEach(function (a) { s2.appendChild(new Option(a.name, a.name)); });
+        s2.value = keep;
+      });
     }).catch(function (err) { status(err.message); });
   }
 
