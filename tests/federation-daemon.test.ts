@@ -2,7 +2,9 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/index.js';
 import { OisError } from '../src/errors.js';
@@ -16,6 +18,7 @@ import {
   signEnvelope,
 } from '../src/federation/index.js';
 import { parseRegistry } from '../src/registry/index.js';
+import { federationRoutes } from '../src/server/federation-route.js';
 import { buildApp } from '../src/server/index.js';
 
 interface Harness {
@@ -38,7 +41,9 @@ afterEach(async () => {
 });
 
 /** beta's daemon, with alpha (active), mallory (disabled) and gamma (no key) in the registry. */
-async function harness(options: { rateLimit?: number; now?: () => number } = {}): Promise<Harness> {
+async function harness(
+  options: { rateLimit?: number; now?: () => number; lenientHost?: boolean } = {},
+): Promise<Harness> {
   const home = await mkdtemp(join(tmpdir(), 'ois-daemon-'));
   const keys = {
     alpha: generateKeyPairSync('ed25519').privateKey,
@@ -65,11 +70,11 @@ async function harness(options: { rateLimit?: number; now?: () => number } = {})
   stores.push(seen);
   const delivered: string[] = [];
   const failNext: Harness['failNext'] = { error: null };
-  const app = await buildApp({
+  const deps = {
     config,
     registry: async () => registry,
     seen,
-    deliver: async (text) => {
+    deliver: async (text: string) => {
       if (failNext.error) {
         const e = failNext.error;
         failNext.error = null;
@@ -78,7 +83,17 @@ async function harness(options: { rateLimit?: number; now?: () => number } = {})
       delivered.push(text);
     },
     ...(options.now ? { now: options.now } : {}),
-  });
+  };
+  let app: FastifyInstance;
+  if (options.lenientHost) {
+    // The federation route inside an app whose validator coerces and strips: the route keeps its own.
+    app = Fastify({
+      ajv: { customOptions: { coerceTypes: true, removeAdditional: 'all', useDefaults: true } },
+    });
+    await app.register(rateLimit, { global: false });
+    await app.register(federationRoutes, deps);
+    await app.ready();
+  } else app = await buildApp(deps);
   apps.push(app);
   const now = options.now ?? Date.now;
   return {
@@ -107,6 +122,18 @@ async function harness(options: { rateLimit?: number; now?: () => number } = {})
 }
 
 describe('daemon - inbound federated messages', () => {
+  it('daemon - the federation route validates with its own strict validator, whatever app hosts it', async () => {
+    const h = await harness({ lenientHost: true });
+    const extra = { ...h.envelope('alpha'), color: 'red' };
+    expect((await h.post(extra)).status).toBe(400);
+    const coercible = { ...h.envelope('alpha'), hops: '1' };
+    expect((await h.post(coercible)).status).toBe(400);
+    expect(h.delivered).toHaveLength(0);
+    const good = await h.post(h.envelope('alpha', 'fine'));
+    expect(good.status).toBe(202);
+    expect(h.delivered).toHaveLength(1);
+  });
+
   it('daemon - a signed envelope is delivered once, with the sender header', async () => {
     const h = await harness();
     const e = h.envelope('alpha', 'hello from alpha');

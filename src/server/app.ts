@@ -1,24 +1,12 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, {
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyRequest,
-  type FastifyServerOptions,
-} from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { InstanceConfig } from '../config/index.js';
 import { isOisError, OisError } from '../errors.js';
-import {
-  ENVELOPE_SCHEMA,
-  type Envelope,
-  receiveEnvelope,
-  type SeenStore,
-  type UnsignedEnvelope,
-  type VerifiedSender,
-  verifySender,
-} from '../federation/index.js';
+import type { Envelope, SeenStore, UnsignedEnvelope } from '../federation/index.js';
 import type { Agent, Registry } from '../registry/index.js';
+import { federationRoutes } from './federation-route.js';
 import { type ViewerOptions, viewerPlugin } from './viewer/plugin.js';
 
 export const INBOUND_BODY_LIMIT = 2 * 1024 * 1024;
@@ -60,7 +48,6 @@ export { LOG_REDACT } from '../logger.js';
  * by itself: `start` does, tests use `inject()` or listen on 127.0.0.1:0.
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const now = deps.now ?? Date.now;
   const serve = deps.config.serve;
   const app = Fastify({
     logger: deps.logger ?? false,
@@ -113,72 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return { ready: true };
   });
 
-  // Signature checks happen in the rate limiter's key function, before the handler, so that a forged
-  // envelope counts against its address and never against the sender it claims to be.
-  const checked = new WeakMap<FastifyRequest, VerifiedSender>();
-  const check = async (request: FastifyRequest): Promise<VerifiedSender> => {
-    let known = checked.get(request);
-    if (!known) {
-      known = await verifySender(request.body as Envelope, await deps.registry());
-      checked.set(request, known);
-    }
-    return known;
-  };
-
-  app.post(
-    '/v1/messages',
-    {
-      schema: {
-        body: ENVELOPE_SCHEMA,
-        response: {
-          200: { type: 'object', properties: { status: { type: 'string' }, id: { type: 'string' } } },
-          202: {
-            type: 'object',
-            properties: {
-              status: { type: 'string' },
-              id: { type: 'string' },
-              reply: { type: 'object', additionalProperties: true },
-            },
-          },
-        },
-      },
-      config: {
-        rateLimit: {
-          max: deps.config.serve.rateLimit,
-          timeWindow: 60_000,
-          hook: 'preHandler',
-          keyGenerator: async (request: FastifyRequest) => {
-            const { sender, valid } = await check(request);
-            return valid && sender ? `sender:${sender.id}` : `ip:${request.ip}`;
-          },
-          errorResponseBuilder: (_request: FastifyRequest, context: { after: string; max: number }) => {
-            const err = new OisError(
-              'OIS_ERR_RATE_LIMITED',
-              `more than ${context.max} messages a minute; retry after ${context.after}`,
-            );
-            return Object.assign(err, { statusCode: 429 });
-          },
-        },
-      },
-    },
-    async (request, reply) => {
-      const { status, ...answer } = await receiveEnvelope(request.body as Envelope, await check(request), {
-        self: deps.config.name,
-        registry: deps.registry,
-        seen: deps.seen,
-        deliver: deps.deliver,
-        skewSeconds: deps.config.serve.skewSeconds,
-        now,
-        log: request.log,
-        ...(deps.muted ? { muted: deps.muted } : {}),
-        ...(deps.sign ? { sign: deps.sign } : {}),
-        ...(deps.onDelivered ? { onDelivered: deps.onDelivered } : {}),
-        ...(deps.accept ? { accept: deps.accept } : {}),
-        maxHops: deps.config.federation.maxHops,
-      });
-      return reply.status(status === 'duplicate' ? 200 : 202).send({ status, ...answer });
-    },
-  );
+  await app.register(federationRoutes, deps);
   return app;
 }
 
