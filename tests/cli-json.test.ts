@@ -157,6 +157,10 @@ const CASES: Record<string, { success: Case; failure: Case }> = {
     success: (j) => alpha.ois(['share', 'ls', ...j]),
     failure: (j) => alpha.ois(['share', 'get', 'no-such-file.txt', ...j]),
   },
+  skill: {
+    success: async (j) => alpha.ois(['skill', 'install', '--workspace', await tempDir('ois-ws-'), ...j]),
+    failure: (j) => alpha.ois(['skill', 'uninstall', ...j]),
+  },
   skills: {
     success: (j) => alpha.ois(['skills', 'ls', ...j]),
     failure: (j) => alpha.ois(['skills', 'show', 'no-such-skill', ...j]),

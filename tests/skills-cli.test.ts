@@ -34,6 +34,27 @@ async function skillDir(
 }
 
 describe('skills - publish and install', () => {
+  it('the OIS skill: installed into a workspace, and published as the team skill ois', async () => {
+    team = await makeTeam(['alpha', 'beta']);
+    const { alpha, beta } = team.agents as Record<string, TestAgent>;
+    const ws = await tempDir('ois-workspace-');
+    await ok(alpha!, ['skill', 'install', '--workspace', ws]);
+    const text = await readFile(join(ws, 'skills', 'ois', 'SKILL.md'), 'utf8');
+    expect(text).toMatch(/^---\nname: ois\ndescription: /);
+    for (const cmd of [
+      'ois reply <id>',
+      'ois task update <id> --status completed',
+      'ois memory recall',
+      'ois send beta --wait',
+    ]) {
+      expect(text).toContain(cmd);
+    }
+    await ok(alpha!, ['skill', 'publish']);
+    const ws2 = await tempDir('ois-workspace-');
+    await ok(beta!, ['skills', 'install', 'ois', '--workspace', ws2]);
+    expect(await readFile(join(ws2, 'skills', 'ois', 'SKILL.md'), 'utf8')).toBe(text);
+  }, 60_000);
+
   it('a skill published by one agent installs into another’s workspace, verified, with its provenance', async () => {
     team = await makeTeam(['alpha', 'beta']);
     const { alpha, beta } = team.agents as Record<string, TestAgent>;

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OisError } from '../errors.js';
 import type { Agent, Registry } from '../registry/index.js';
@@ -190,15 +190,26 @@ export async function loadTeamView(store: TeamStore, home: string): Promise<Team
  */
 export function cachedTeamView(store: TeamStore, home: string): () => Promise<TeamView> {
   let cached: { key: string; view: TeamView } | null = null;
-  return async () => {
+  // Callers that arrive while a check runs share it: a daemon under load checks once, not once per message.
+  let checking: Promise<TeamView> | null = null;
+  const check = async (): Promise<TeamView> => {
     const [a, b, pin] = await Promise.all([
       store.stat(TEAM_PATHS.registry).catch(() => null),
       store.stat(MEMBERSHIP_FILE).catch(() => null),
-      readFile(join(home, PIN_FILE), 'utf8').catch(() => ''),
+      stat(join(home, PIN_FILE)).then(
+        (s) => `${s.size}:${s.mtimeMs}:${s.ctimeMs}`,
+        () => '-',
+      ),
     ]);
     const key = `${a?.version ?? '-'}|${b?.version ?? '-'}|${pin}`;
     if (cached?.key !== key) cached = { key, view: await loadTeamView(store, home) };
     return cached.view;
+  };
+  return () => {
+    checking ??= check().finally(() => {
+      checking = null;
+    });
+    return checking;
   };
 }
 

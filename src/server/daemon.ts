@@ -38,10 +38,8 @@ import {
   readChain,
   updatePin,
 } from '../membership/index.js';
-import { notFound, openMemory } from '../memory/index.js';
 import { markNoticesRead, readNotices, recordLocalNotice } from '../notices/index.js';
 import { agentId } from '../registry/index.js';
-import { fetchSkill, listSkills } from '../skills/index.js';
 import {
   checkEnvelope,
   knownTask,
@@ -324,10 +322,19 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
 /** What the viewer's tasks board, memory and skills panels read: the functions the commands use. */
 function viewerTeam(config: InstanceConfig & { name: string }, store: FsTeamStore, tasks: TaskStore) {
-  const memory = async <T>(fn: (m: Awaited<ReturnType<typeof openMemory>>) => T): Promise<T> => {
-    const m = await openMemory({ self: config.name, home: config.home, store });
+  // Loaded when the viewer first asks: an idle daemon does not carry the memory index or the skills code.
+  const memoryRoom = () => import('../memory/index.js');
+  const skillsRoom = () => import('../skills/index.js');
+  const memory = async <T>(
+    fn: (
+      m: Awaited<ReturnType<Awaited<ReturnType<typeof memoryRoom>>['openMemory']>>,
+      room: Awaited<ReturnType<typeof memoryRoom>>,
+    ) => T,
+  ): Promise<T> => {
+    const room = await memoryRoom();
+    const m = await room.openMemory({ self: config.name, home: config.home, store });
     try {
-      return fn(m);
+      return fn(m, room);
     } finally {
       m.close();
     }
@@ -354,10 +361,10 @@ function viewerTeam(config: InstanceConfig & { name: string }, store: FsTeamStor
               .slice(0, f.limit),
       ),
     memoryHistory: (key: string) =>
-      memory((m) => {
+      memory((m, room) => {
         const entry = m.index.get(key);
         const view = m.index.view(key, m.reader);
-        if (!entry?.readable || !view) throw notFound(key);
+        if (!entry?.readable || !view) throw room.notFound(key);
         return {
           key,
           owner: view.owner,
@@ -369,9 +376,9 @@ function viewerTeam(config: InstanceConfig & { name: string }, store: FsTeamStor
           })),
         };
       }),
-    skills: () => listSkills(store, config.home),
+    skills: async () => (await skillsRoom()).listSkills(store, config.home),
     skill: async (name: string) => {
-      const { manifest, files } = await fetchSkill(store, config.home, name);
+      const { manifest, files } = await (await skillsRoom()).fetchSkill(store, config.home, name);
       return { manifest, skill: files.get('SKILL.md')?.toString('utf8') ?? '' };
     },
   };

@@ -420,3 +420,5 @@ export async function uninstallSkill(workspace: string, name: string): Promise<s
   await rm(dir, { recursive: true, force: true });
   return dir;
 }
+
+export { OIS_SKILL_MD, OIS_SKILL_NAME } from './ois-skill.js';

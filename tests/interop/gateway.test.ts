@@ -233,6 +233,8 @@ describe(`interop - ois against real openclaw ${process.env.OIS_OPENCLAW_VERSION
     const workspace = join(gw.beta.home, '.openclaw', 'workspace');
     const inst = await ois('beta', ['skills', 'install', 'team-hello', '--workspace', workspace]);
     expect(inst.code, inst.stderr).toBe(0);
+    // And the OIS skill, for a gateway without the plugin.
+    expect((await ois('beta', ['skill', 'install', '--workspace', workspace])).code).toBe(0);
     const { node, entry } = openclawInstall();
     const listed = await new Promise<string>((resolve, reject) => {
       execFile(

@@ -101,6 +101,11 @@ export const COMMANDS: readonly { name: string; summary: string; load: () => Pro
     load: async () => (await import('./share.js')).command,
   },
   {
+    name: 'skill',
+    summary: 'The OIS skill: teach an assistant without the plugin to work in the team with ois',
+    load: async () => (await import('./skill.js')).command,
+  },
+  {
     name: 'skills',
     summary: 'Team skills: publish an OpenClaw skill, list, show, install into a workspace, update',
     load: async () => (await import('./skills.js')).command,
