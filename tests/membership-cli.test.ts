@@ -7,6 +7,7 @@ import { newMessageId } from '../src/federation/message.js';
 import { runOis } from './helpers/cli.js';
 import { serve, stopDaemons } from './helpers/daemon.js';
 import { makeTeam, type TestTeam } from './helpers/team.js';
+import { until } from './helpers/until.js';
 import { BETA_NODE, makeNetTeam, NET, startTeamNetwork } from './helpers/zerotier-fakes.js';
 
 /**
@@ -23,16 +24,6 @@ afterEach(async () => {
 
 const json = (r: { stdout: string }) => JSON.parse(r.stdout);
 const agentsFile = (t: TestTeam) => join(t.dir, 'AGENTS.md');
-
-async function until<T>(what: string, fn: () => T | Promise<T>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Whether the simulator's main session got a text containing `text`. */
 const inSession = (t: TestTeam, name: string, text: string) =>

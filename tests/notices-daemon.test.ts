@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runOis, tempDir } from './helpers/cli.js';
 import { serve, stopDaemons } from './helpers/daemon.js';
 import { makeTeam, type TestTeam } from './helpers/team.js';
+import { until } from './helpers/until.js';
 
 /** The notices a daemon makes itself, and what an instance mutes: real daemons, real files. */
 
@@ -15,16 +16,6 @@ afterEach(async () => {
 });
 
 const json = (r: { stdout: string }) => JSON.parse(r.stdout);
-
-async function until<T>(what: string, fn: () => T | Promise<T>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function localNotices(home: string): Promise<{ type: string; subject: string }[]> {
   const text = await readFile(join(home, 'notices.jsonl'), 'utf8').catch(() => '');

@@ -5,6 +5,7 @@ import { postEnvelope } from '../src/federation/client.js';
 import { loadIdentity, newMessageId, parseHeader, signEnvelope } from '../src/federation/index.js';
 import { serve, stopDaemons } from './helpers/daemon.js';
 import { makeTeam, type TestAgent, type TestTeam } from './helpers/team.js';
+import { until } from './helpers/until.js';
 
 /**
  * Tasks and replies between real `ois` processes and daemons, each instance next to a gateway simulator
@@ -20,16 +21,6 @@ afterEach(async () => {
 
 const json = (r: { stdout: string }) => JSON.parse(r.stdout);
 const texts = (a: TestAgent) => a.sim.transcript('agent:main:main').map((m) => m.content);
-
-async function until<T>(what: string, fn: () => T | Promise<T>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function ok(a: TestAgent, args: string[]) {
   const r = await a.ois(args);
