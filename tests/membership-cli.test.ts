@@ -1,11 +1,10 @@
 import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { postEnvelope } from '../src/federation/client.js';
-import { loadIdentity, signEnvelope } from '../src/federation/index.js';
-import { newMessageId } from '../src/federation/message.js';
+import type { OisError } from '../src/errors.js';
+import { loadIdentity } from '../src/federation/index.js';
 import { runOis } from './helpers/cli.js';
-import { serve, stopDaemons } from './helpers/daemon.js';
+import { postSigned, serve, stopDaemons } from './helpers/daemon.js';
 import { makeTeam, type TestTeam } from './helpers/team.js';
 import { until } from './helpers/until.js';
 import { BETA_NODE, makeNetTeam, NET, startTeamNetwork } from './helpers/zerotier-fakes.js';
@@ -150,7 +149,7 @@ describe('membership - a hand-edited AGENTS.md makes nobody a member', () => {
     const flipped = original.replace(/(name: mallory\nrole: member\nstatus: )pending/, '$1active');
     expect(flipped).not.toBe(original);
     await writeFile(agentsFile(team), flipped);
-    const alphaDaemon = await serve(alpha!);
+    await serve(alpha!);
     await serve(beta!);
 
     // Its sends are refused before they leave (its own view says unverified) …
@@ -158,23 +157,11 @@ describe('membership - a hand-edited AGENTS.md makes nobody a member', () => {
     expect(send.code).toBe(2);
     expect(send.stderr).toContain('this instance (mallory) is unverified');
     // … and a signed envelope straight to alpha's daemon is refused there.
-    const identity = (await loadIdentity(mallory!.home))!;
-    const envelope = signEnvelope(
-      {
-        v: 1,
-        id: newMessageId(),
-        from: 'mallory',
-        to: 'alpha',
-        createdAt: new Date().toISOString(),
-        body: 'hi',
-      },
-      identity.privateKey,
-    );
-    const err = await postEnvelope(alphaDaemon.url, envelope, {
-      connectTimeoutMs: 2000,
-      timeoutMs: 5000,
-      retries: 0,
-    }).catch((e) => e);
+    const err = (await postSigned(mallory!.home, alpha!.home, {
+      from: 'mallory',
+      to: 'alpha',
+      body: 'hi',
+    })) as OisError;
     expect(err.code).toBe('OIS_ERR_SENDER_UNVERIFIED');
     expect(inSession(team, 'alpha', 'hi')).toBe(false);
 
@@ -187,22 +174,11 @@ describe('membership - a hand-edited AGENTS.md makes nobody a member', () => {
     const malloryKey = /name: mallory[\s\S]*?publicKey: '?([^'}\s]+)/.exec(flipped)![1]!;
     const swapped = flipped.replace(/(name: beta[\s\S]*?publicKey: '?)([^'}\s]+)/, `$1${malloryKey}`);
     await writeFile(agentsFile(team), swapped);
-    const forged = signEnvelope(
-      {
-        v: 1,
-        id: newMessageId(),
-        from: 'beta',
-        to: 'alpha',
-        createdAt: new Date().toISOString(),
-        body: 'from "beta"',
-      },
-      identity.privateKey,
-    );
-    const err2 = await postEnvelope(alphaDaemon.url, forged, {
-      connectTimeoutMs: 2000,
-      timeoutMs: 5000,
-      retries: 0,
-    }).catch((e) => e);
+    const err2 = (await postSigned(mallory!.home, alpha!.home, {
+      from: 'beta',
+      to: 'alpha',
+      body: 'from "beta"',
+    })) as OisError;
     expect(err2.code).toBe('OIS_ERR_SENDER_UNVERIFIED');
     expect(inSession(team, 'alpha', 'from "beta"')).toBe(false);
 
@@ -247,24 +223,11 @@ describe('membership - a hand-edited AGENTS.md makes nobody a member', () => {
     expect(from.code).toBe(2);
     expect(from.stderr).toContain('this instance (beta) is removed');
     // A hand-made envelope from beta to gamma's daemon is refused as well.
-    const identity = (await loadIdentity(beta!.home))!;
-    const gammaUrl = JSON.parse(await readFile(join(gamma!.home, 'daemon.json'), 'utf8')).url;
-    const envelope = signEnvelope(
-      {
-        v: 1,
-        id: newMessageId(),
-        from: 'beta',
-        to: 'gamma',
-        createdAt: new Date().toISOString(),
-        body: 'sneaky',
-      },
-      identity.privateKey,
-    );
-    const err = await postEnvelope(gammaUrl, envelope, {
-      connectTimeoutMs: 2000,
-      timeoutMs: 5000,
-      retries: 0,
-    }).catch((e) => e);
+    const err = (await postSigned(beta!.home, gamma!.home, {
+      from: 'beta',
+      to: 'gamma',
+      body: 'sneaky',
+    })) as OisError;
     expect(err.code).toBe('OIS_ERR_SENDER_INACTIVE');
     expect(inSession(team, 'gamma', 'sneaky')).toBe(false);
   }, 60_000);

@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { postEnvelope } from '../src/federation/client.js';
-import { loadIdentity, newMessageId, parseHeader, signEnvelope } from '../src/federation/index.js';
-import { serve, stopDaemons } from './helpers/daemon.js';
+import type { OisError } from '../src/errors.js';
+import { newMessageId, parseHeader } from '../src/federation/index.js';
+import { postSigned, serve, stopDaemons } from './helpers/daemon.js';
 import { makeTeam, type TestAgent, type TestTeam } from './helpers/team.js';
 import { until } from './helpers/until.js';
 
@@ -152,29 +150,16 @@ describe('tasks - a round trip through every state, over federation', () => {
 
     // A forged update straight to alpha's daemon, signed by gamma, is refused there and changes nothing.
     const id2 = json(await ok(alpha!, ['task', 'send', 'beta', 'Second one', '--json'])).task.id as string;
-    const key = (await loadIdentity(gamma!.home))!;
-    const alphaUrl = JSON.parse(await readFile(join(alpha!.home, 'daemon.json'), 'utf8')).url;
-    const forged = signEnvelope(
-      {
-        v: 1,
-        id: newMessageId(),
-        from: 'gamma',
-        to: 'alpha',
-        createdAt: new Date().toISOString(),
-        body: 'Task Complete:\n\nRequestID: x\nStatus: completed',
-        type: 'task_update',
-        replyTo: id2,
-        conversation: id2,
-        hops: 0,
-        task: { id: id2, status: 'completed' },
-      },
-      key.privateKey,
-    );
-    const err = await postEnvelope(alphaUrl, forged, {
-      connectTimeoutMs: 2000,
-      timeoutMs: 5000,
-      retries: 0,
-    }).catch((e) => e);
+    const err = (await postSigned(gamma!.home, alpha!.home, {
+      from: 'gamma',
+      to: 'alpha',
+      body: 'Task Complete:\n\nRequestID: x\nStatus: completed',
+      type: 'task_update',
+      replyTo: id2,
+      conversation: id2,
+      hops: 0,
+      task: { id: id2, status: 'completed' },
+    })) as OisError;
     expect(err.code).toBe('OIS_ERR_TASK_FORBIDDEN');
     expect(json(await ok(alpha!, ['task', 'show', id2, '--json'])).task.status).toBe('submitted');
     const cancel = await alpha!.ois(['task', 'cancel', id2]);
@@ -327,27 +312,14 @@ describe('the loop guard', () => {
     const chat = json(await ok(agents.alpha!, ['chat', '--json'])).entries;
     expect(chat.filter((e: { kind: string }) => e.kind === 'reply')).toHaveLength(4);
     // And a daemon refuses an envelope past the limit even when a sender skips the check.
-    const key = (await loadIdentity(agents.beta!.home))!;
-    const alphaUrl = JSON.parse(await readFile(join(agents.alpha!.home, 'daemon.json'), 'utf8')).url;
-    const past = signEnvelope(
-      {
-        v: 1,
-        id: newMessageId(),
-        from: 'beta',
-        to: 'alpha',
-        createdAt: new Date().toISOString(),
-        body: 'again',
-        type: 'reply',
-        replyTo: newMessageId(),
-        hops: 9,
-      },
-      key.privateKey,
-    );
-    const err = await postEnvelope(alphaUrl, past, {
-      connectTimeoutMs: 2000,
-      timeoutMs: 5000,
-      retries: 0,
-    }).catch((e) => e);
+    const err = (await postSigned(agents.beta!.home, agents.alpha!.home, {
+      from: 'beta',
+      to: 'alpha',
+      body: 'again',
+      type: 'reply',
+      replyTo: newMessageId(),
+      hops: 9,
+    })) as OisError;
     expect(err.code).toBe('OIS_ERR_HOP_LIMIT');
   }, 90_000);
 });

@@ -1,6 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { OisError } from '../../src/errors.js';
+import { type PostEnvelopeResult, postEnvelope } from '../../src/federation/client.js';
+import {
+  loadIdentity,
+  newMessageId,
+  signEnvelope,
+  type UnsignedEnvelope,
+} from '../../src/federation/index.js';
 import { OIS_BIN } from './cli.js';
 import type { TestAgent } from './team.js';
 
@@ -60,4 +68,25 @@ export async function serve(
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`ois serve did not start: ${err}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Signs an envelope with the key in `signerHome` (whatever `from` it claims) and posts it straight to the
+ * daemon that serves `targetHome`, as a member who bypasses `ois send` would. Resolves to the daemon's
+ * answer, or to the OisError it refused with.
+ */
+export async function postSigned(
+  signerHome: string,
+  targetHome: string,
+  fields: Pick<UnsignedEnvelope, 'from' | 'to' | 'body'> & Partial<UnsignedEnvelope>,
+): Promise<PostEnvelopeResult | OisError> {
+  const identity = (await loadIdentity(signerHome))!;
+  const { url } = JSON.parse(await readFile(join(targetHome, 'daemon.json'), 'utf8')) as { url: string };
+  const envelope = signEnvelope(
+    { v: 1, id: newMessageId(), createdAt: new Date().toISOString(), ...fields },
+    identity.privateKey,
+  );
+  return postEnvelope(url, envelope, { connectTimeoutMs: 2000, timeoutMs: 5000, retries: 0 }).catch(
+    (e: OisError) => e,
+  );
 }
