@@ -123,3 +123,49 @@ describe('memory - merge', () => {
     expect(decryptAs(enc, 'beta', g.pem)).toBeNull();
   });
 });
+
+describe('memory - the index', () => {
+  it('a line is accepted from its author’s own file, named by agent id, and refused from another’s', async () => {
+    const { mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { MemoryIndex } = await import('../src/memory/index.js');
+    const home = await mkdtemp(join(tmpdir(), 'ois-memindex-'));
+    const key = generateKeyPairSync('ed25519').privateKey;
+    const l = signLine(
+      {
+        v: 1,
+        op: 'put',
+        key: 'k',
+        scope: 'team',
+        tags: [],
+        value: 'from data_bot.',
+        author: 'data_bot.',
+        hlc: nextHlc(null, 1_780_000_000_000),
+      },
+      key,
+    );
+    const bytes = Buffer.from(`${JSON.stringify(l)}\n`);
+    const source = (name: string) => ({
+      name,
+      size: async () => bytes.length,
+      readFrom: async (o: number) => bytes.subarray(o),
+    });
+    const reader = {
+      self: 'alpha',
+      keyOf: () => formatPublicKey(key),
+      isAdmin: () => false,
+      encryptionKey: null,
+    };
+    const index = MemoryIndex.open(home);
+    try {
+      await index.refresh([source('team:memory/data-bot.jsonl'), source('team:memory/alpha.jsonl')], reader);
+      expect(index.get('k')?.value).toBe('from data_bot.');
+      expect(index.rejected().map((r) => `${r.source}: ${r.reason}`)).toEqual([
+        "team:memory/alpha.jsonl: data_bot.'s line in another agent's file",
+      ]);
+    } finally {
+      index.close();
+    }
+  });
+});

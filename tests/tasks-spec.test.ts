@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isOisError } from '../src/errors.js';
 import { TASK_STATES, type TaskState } from '../src/federation/index.js';
-import { checkUpdate, TASK_TRANSITIONS, TERMINAL } from '../src/tasks/index.js';
+import { checkUpdate, TASK_TRANSITIONS, TaskStore, TERMINAL } from '../src/tasks/index.js';
 import { ROOT } from './helpers/spec-blocks.js';
 
 const SPEC = readFileSync(join(ROOT, 'specs', 'tasks.md'), 'utf8');
@@ -66,4 +66,40 @@ describe('specs/tasks.md', () => {
       }
     }
   }
+});
+
+describe('tasks - names are compared as agent ids', () => {
+  it('the store counts and filters by agent id, and the rules know a party by it', async () => {
+    const { mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const home = await mkdtemp(join(tmpdir(), 'ois-tasks-'));
+    const tasks = TaskStore.open(home);
+    try {
+      const at = new Date().toISOString();
+      const base = {
+        conversation: 'c',
+        text: 't',
+        priority: 'normal' as const,
+        due: null,
+        result: null,
+        createdAt: at,
+        updatedAt: at,
+        routedBy: null,
+      };
+      tasks.add({ ...base, id: 'T1', from: 'alpha', to: 'build_box', status: 'submitted' });
+      tasks.add({ ...base, id: 'T2', from: 'alpha', to: 'Build_Box', status: 'working' });
+      // ois agents and the capability routing key agents by id: build_box is build-box.
+      expect(tasks.openCounts().get('build-box')).toBe(2);
+      expect(tasks.list({ self: 'BUILD-BOX', assigned: true }).map((t) => t.id)).toEqual(['T1', 'T2']);
+      expect(() =>
+        checkUpdate(
+          { id: 'T1', from: 'alpha', to: 'build_box', status: 'submitted' },
+          'Build-Box',
+          'working',
+        ),
+      ).not.toThrow();
+    } finally {
+      tasks.close();
+    }
+  });
 });

@@ -2,6 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { OisError } from '../errors.js';
+import { agentId } from '../registry/index.js';
 import { decryptAs, type MemoryLine, parseLine, verifyLine } from './entry.js';
 import { type KeyView, mergeKey } from './merge.js';
 
@@ -201,7 +202,7 @@ export class MemoryIndex {
             reject.run(source.name, lineNo, l.author, `not signed by ${l.author}`);
             continue;
           }
-          if (source.name.startsWith('team:') && source.name !== `team:memory/${idOf(l.author)}.jsonl`) {
+          if (source.name.startsWith('team:') && source.name !== `team:memory/${agentId(l.author)}.jsonl`) {
             reject.run(source.name, lineNo, l.author, `${l.author}'s line in another agent's file`);
             continue;
           }
@@ -372,10 +373,6 @@ export class MemoryIndex {
   }
 }
 
-function idOf(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
-}
-
 function toEntry(r: Record<string, string | number | null>): Entry {
   return {
     key: String(r.key),
@@ -392,7 +389,7 @@ function toEntry(r: Record<string, string | number | null>): Entry {
 /** The value this instance may read: plain for team and private, decrypted for agent:NAME; else null. */
 function readableValue(l: MemoryLine, reader: Reader): string | null {
   if (l.scope === 'team' || l.scope === 'private') return l.value ?? null;
-  if (l.enc && reader.encryptionKey) return decryptAs(l.enc, idOf(reader.self), reader.encryptionKey);
+  if (l.enc && reader.encryptionKey) return decryptAs(l.enc, agentId(reader.self), reader.encryptionKey);
   return null;
 }
 

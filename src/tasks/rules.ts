@@ -1,5 +1,6 @@
 import { OisError } from '../errors.js';
 import type { TaskState } from '../federation/index.js';
+import { agentId } from '../registry/index.js';
 
 /** States after which nothing changes (A2A's terminal states). */
 export const TERMINAL: ReadonlySet<TaskState> = new Set(['completed', 'failed', 'canceled', 'rejected']);
@@ -33,9 +34,8 @@ export interface TaskParties {
  * its parties change it, each only in the ways the table allows. Throws the OisError to answer with.
  */
 export function checkUpdate(task: TaskParties, actor: string, next: TaskState): void {
-  const lower = (s: string) => s.toLowerCase();
-  const role =
-    lower(actor) === lower(task.to) ? 'assignee' : lower(actor) === lower(task.from) ? 'delegator' : null;
+  const who = agentId(actor);
+  const role = who === agentId(task.to) ? 'assignee' : who === agentId(task.from) ? 'delegator' : null;
   if (role === null) {
     throw new OisError(
       'OIS_ERR_TASK_FORBIDDEN',

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { OisError } from '../errors.js';
 import type { TaskState } from '../federation/index.js';
+import { agentId } from '../registry/index.js';
 import { checkUpdate } from './rules.js';
 
 /**
@@ -192,22 +193,24 @@ export class TaskStore {
     filter: { self: string; mine?: boolean; assigned?: boolean; status?: TaskState } = { self: '' },
   ): Task[] {
     const rows = this.#db.prepare('SELECT * FROM tasks ORDER BY created_at, id').all() as Row[];
-    const self = filter.self.toLowerCase();
+    const self = agentId(filter.self);
     return rows
       .map(toTask)
-      .filter((t) => !filter.mine || t.from.toLowerCase() === self)
-      .filter((t) => !filter.assigned || t.to.toLowerCase() === self)
+      .filter((t) => !filter.mine || agentId(t.from) === self)
+      .filter((t) => !filter.assigned || agentId(t.to) === self)
       .filter((t) => !filter.status || t.status === filter.status);
   }
 
-  /** Open tasks per assignee (for routing by capability: ties go to the least busy). */
+  /** Open tasks per assignee, by agent id (for routing by capability: ties go to the least busy). */
   openCounts(): Map<string, number> {
     const rows = this.#db
       .prepare(
-        `SELECT lower(to_agent) AS agent, count(*) AS n FROM tasks
-         WHERE status NOT IN ('completed', 'failed', 'canceled', 'rejected') GROUP BY lower(to_agent)`,
+        `SELECT to_agent AS agent, count(*) AS n FROM tasks
+         WHERE status NOT IN ('completed', 'failed', 'canceled', 'rejected') GROUP BY to_agent`,
       )
       .all() as { agent: string; n: number }[];
-    return new Map(rows.map((r) => [r.agent, Number(r.n)]));
+    const out = new Map<string, number>();
+    for (const r of rows) out.set(agentId(r.agent), (out.get(agentId(r.agent)) ?? 0) + Number(r.n));
+    return out;
   }
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { OisError } from '../../../errors.js';
+import { agentId } from '../../../registry/index.js';
 import type { ViewerOptions } from '../options.js';
 import { textParams } from '../schema.js';
 
@@ -24,11 +25,9 @@ export async function teamRoutes(app: FastifyInstance, opts: ViewerOptions): Pro
     async (request) => {
       if (!team) throw absent();
       const { agent, status } = request.query;
-      const who = agent?.toLowerCase();
+      const who = agent ? agentId(agent) : null;
       const tasks = (await team.tasks()).filter(
-        (t) =>
-          (!who || t.from.toLowerCase() === who || t.to.toLowerCase() === who) &&
-          (!status || t.status === status),
+        (t) => (!who || agentId(t.from) === who || agentId(t.to) === who) && (!status || t.status === status),
       );
       return { self: opts.config.name, tasks };
     },
