@@ -57,9 +57,14 @@ export const command: Command = {
     const [sub, ...rest] = ctx.args.positionals;
     const config = ctx.initialisedConfig();
     const base = { self: config.name, home: config.home, store: ctx.team() };
-    // Every member publishes its encryption key the first time it uses memory, so others can write to it.
+    // Every member publishes its encryption key the first time it uses memory, so others can write to it:
+    // a put does it itself; a read does it with the index it opened anyway.
     const identity = await loadIdentity(config.home);
-    if (identity) await publishKey({ ...base, identity }).catch(() => null);
+    const openForRead = async () => {
+      const mem = await openMemory(base);
+      if (identity) await publishKey({ ...base, identity }, mem).catch(() => null);
+      return mem;
+    };
     switch (sub) {
       case 'put': {
         const [key, ...words] = rest;
@@ -92,7 +97,7 @@ export const command: Command = {
       }
       case 'get': {
         const key = one(rest, 'get');
-        const mem = await openMemory(base);
+        const mem = await openForRead();
         try {
           const e = mem.index.get(key);
           if (!e?.readable) throw e ? encrypted(key, e.scope) : notFound(key);
@@ -106,7 +111,7 @@ export const command: Command = {
       case 'ls': {
         if (rest.length > 0)
           throw new OisError('OIS_ERR_USAGE', 'memory ls takes no arguments', { hint: USAGE });
-        const mem = await openMemory(base);
+        const mem = await openForRead();
         try {
           const v = ctx.args.values;
           const list = mem.index.list({
@@ -127,7 +132,7 @@ export const command: Command = {
         if (rest.length === 0)
           throw new OisError('OIS_ERR_USAGE', `memory ${sub} needs text`, { hint: USAGE });
         const query = rest.join(' ');
-        const mem = await openMemory(base);
+        const mem = await openForRead();
         try {
           if (sub === 'search') {
             const hits = mem.index.search(query, positive(ctx.args.values.limit, 10, '--limit'));
@@ -147,7 +152,7 @@ export const command: Command = {
       }
       case 'history': {
         const key = one(rest, 'history');
-        const mem = await openMemory(base);
+        const mem = await openForRead();
         try {
           const v = mem.index.view(key, mem.reader);
           const e = mem.index.get(key);
