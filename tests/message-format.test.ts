@@ -4,6 +4,7 @@ import {
   deliveredText,
   formatHeader,
   MESSAGE_ID_PATTERN,
+  messageIdTime,
   newMessageId,
   parseHeader,
 } from '../src/federation/index.js';
@@ -66,5 +67,10 @@ describe('message - header line', () => {
       expect.objectContaining({ code: 'OIS_ERR_MESSAGE_INVALID_UTF8' }),
     );
     expect(checkBody('你好 ⚠️')).toBe('你好 ⚠️');
+  });
+
+  it('message - a message id gives back the time it was made; anything else gives null', () => {
+    for (const t of [0, 1_700_000_000_000, 1_780_123_456_789]) expect(messageIdTime(newMessageId(t))).toBe(t);
+    expect(messageIdTime('not-an-id')).toBeNull();
   });
 });

@@ -58,6 +58,7 @@ export {
   formatHeader,
   MESSAGE_ID_PATTERN,
   type MessageHeader,
+  messageIdTime,
   newMessageId,
   parseHeader,
 } from './message.js';

@@ -20,6 +20,14 @@ export function newMessageId(now: number = Date.now()): string {
   return time + rand;
 }
 
+/** The milliseconds a ULID encodes (the inverse of the first ten characters of newMessageId); null if none. */
+export function messageIdTime(id: string): number | null {
+  if (!MESSAGE_ID_PATTERN.test(id)) return null;
+  let t = 0;
+  for (const c of id.slice(0, 10)) t = t * 32 + CROCKFORD.indexOf(c);
+  return t;
+}
+
 export const MESSAGE_ID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 export interface MessageHeader {

@@ -4,6 +4,7 @@ import type { Env, InstanceConfig } from '../config/index.js';
 import { isOisError, OisError } from '../errors.js';
 import {
   type Envelope,
+  messageIdTime,
   newMessageId,
   type PeerPresence,
   type SendReport,
@@ -267,7 +268,7 @@ export async function knownTask(ctx: Pick<TaskContext, 'store' | 'tasks'>, id: s
 export async function syncFromChat(ctx: Pick<TaskContext, 'store' | 'tasks'>, id: string): Promise<void> {
   const known = ctx.tasks.get(id);
   if (known && TERMINAL.has(known.status)) return;
-  const since = new Date(Date.parse(known?.createdAt ?? idTime(id)) - 60_000);
+  const since = new Date((known ? Date.parse(known.createdAt) : (messageIdTime(id) ?? Date.now())) - 60_000);
   const entries = (await queryChat(ctx.store, { since })).filter((e) => e.task?.id === id);
   for (const e of entries) {
     if (e.kind === 'task' && !ctx.tasks.get(id)) ctx.tasks.add(taskFromEntry(e));
@@ -352,14 +353,6 @@ function descriptionOf(body: string): string {
 function noteOf(body: string): string | null {
   const m = /^Result: ([\s\S]*)$/m.exec(body);
   return m ? m[1]! : null;
-}
-
-/** A ULID's time, as ISO-8601. */
-function idTime(id: string): string {
-  const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-  let t = 0;
-  for (const c of id.slice(0, 10)) t = t * 32 + CROCKFORD.indexOf(c);
-  return new Date(Number.isFinite(t) && t > 0 ? t : Date.now()).toISOString();
 }
 
 function parseDue(text: string): string {
