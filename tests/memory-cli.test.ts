@@ -1,7 +1,7 @@
 import { appendFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeTeam, type TestAgent, type TestTeam } from './helpers/team.js';
+import { makeTeam, ok, type TestAgent, type TestTeam } from './helpers/team.js';
 
 /** Team memory through the real command: several instances, one team folder, real files. */
 
@@ -12,11 +12,6 @@ afterEach(async () => {
 });
 
 const json = (r: { stdout: string }) => JSON.parse(r.stdout);
-async function ok(a: TestAgent, args: string[], input?: string) {
-  const r = await a.ois(args, input === undefined ? {} : { input });
-  expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r;
-}
 
 describe('memory - through ois memory', () => {
   it('one agent’s put is found by another’s search and recall; ownership holds; history shows every version', async () => {

@@ -2,7 +2,7 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers/cli.js';
-import { makeTeam, type TestAgent, type TestTeam } from './helpers/team.js';
+import { makeTeam, ok, type TestAgent, type TestTeam } from './helpers/team.js';
 
 /** Team skills through the real command: publish, verify, install into a workspace, refuse tampering. */
 
@@ -13,11 +13,6 @@ afterEach(async () => {
 });
 
 const json = (r: { stdout: string }) => JSON.parse(r.stdout);
-async function ok(a: TestAgent, args: string[]) {
-  const r = await a.ois(args);
-  expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r;
-}
 
 async function skillDir(
   name = 'nas-check',

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { OisError } from '../src/errors.js';
 import { newMessageId, parseHeader } from '../src/federation/index.js';
 import { postSigned, serve, stopDaemons } from './helpers/daemon.js';
-import { makeTeam, type TestAgent, type TestTeam } from './helpers/team.js';
+import { makeTeam, ok, type TestAgent, type TestTeam } from './helpers/team.js';
 import { until } from './helpers/until.js';
 
 /**
@@ -19,12 +19,6 @@ afterEach(async () => {
 
 const json = (r: { stdout: string }) => JSON.parse(r.stdout);
 const texts = (a: TestAgent) => a.sim.transcript('agent:main:main').map((m) => m.content);
-
-async function ok(a: TestAgent, args: string[]) {
-  const r = await a.ois(args);
-  expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r;
-}
 
 describe('tasks - a round trip through every state, over federation', () => {
   it('delegate, work, ask, answer, complete: both sides see each change, in the sessions and the chat log', async () => {

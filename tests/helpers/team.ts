@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import {
   type GatewaySimulator,
   type GatewaySimulatorOptions,
@@ -90,4 +91,11 @@ export async function makeTeam(
       await Promise.all(Object.values(agents).map((a) => a.sim.close()));
     },
   };
+}
+
+/** Runs `ois` as an agent and expects it to succeed (the failure message names the command and its stderr). */
+export async function ok(a: TestAgent, args: string[], input?: string): Promise<RunResult> {
+  const r = await a.ois(args, input === undefined ? {} : { input });
+  expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+  return r;
 }
