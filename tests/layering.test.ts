@@ -24,6 +24,7 @@ const RANK: Record<string, number> = {
   tasks: 5,
   server: 6,
   cli: 7,
+  plugin: 8,
 };
 
 /**

@@ -240,6 +240,33 @@ function withOptionalValues(
   return { args: out, bare };
 }
 
+/** The team folder of a config, checked: OIS_ERR_TEAM_NOT_FOUND when none is set or it is not a folder. */
+export function openTeamFolder(c: InstanceConfig): TeamStore {
+  if (c.team === null) {
+    throw new OisError(
+      'OIS_ERR_TEAM_NOT_FOUND',
+      'no team folder: none configured and no AGENTS.md above the working directory',
+      {
+        hint: 'pass --team DIR, set OIS_TEAM, or run: ois init --name NAME --team DIR',
+      },
+    );
+  }
+  let isDir = false;
+  try {
+    isDir = statSync(c.team).isDirectory();
+  } catch {}
+  if (!isDir) {
+    throw new OisError(
+      'OIS_ERR_TEAM_NOT_FOUND',
+      `the team folder ${c.team} does not exist or is not a folder`,
+      {
+        hint: 'check that the share is mounted, or fix the path (--team, OIS_TEAM, or ois init --team DIR)',
+      },
+    );
+  }
+  return new FsTeamStore(c.team);
+}
+
 function createContext(io: CliIo, args: ParsedArgs, out: JsonOutput): CommandContext {
   const json = args.values.json === true;
   let config: InstanceConfig | undefined;
@@ -266,31 +293,7 @@ function createContext(io: CliIo, args: ParsedArgs, out: JsonOutput): CommandCon
       return c as InstanceConfig & { name: string };
     },
     team() {
-      if (store) return store;
-      const c = ctx.config();
-      if (c.team === null) {
-        throw new OisError(
-          'OIS_ERR_TEAM_NOT_FOUND',
-          'no team folder: none configured and no AGENTS.md above the working directory',
-          {
-            hint: 'pass --team DIR, set OIS_TEAM, or run: ois init --name NAME --team DIR',
-          },
-        );
-      }
-      let isDir = false;
-      try {
-        isDir = statSync(c.team).isDirectory();
-      } catch {}
-      if (!isDir) {
-        throw new OisError(
-          'OIS_ERR_TEAM_NOT_FOUND',
-          `the team folder ${c.team} does not exist or is not a folder`,
-          {
-            hint: 'check that the share is mounted, or fix the path (--team, OIS_TEAM, or ois init --team DIR)',
-          },
-        );
-      }
-      store = new FsTeamStore(c.team);
+      store ??= openTeamFolder(ctx.config());
       return store;
     },
     print(line) {
