@@ -74,7 +74,12 @@ function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
  * within its byte budget. Fail-open: whatever is not ready after `hookTimeoutMs`, or fails, is left out, and
  * the prompt goes on. Notices are marked read only when they made it into the prompt.
  */
-export async function promptContext(event: PromptEvent, config: PluginConfig): Promise<PromptContext> {
+export async function promptContext(
+  event: PromptEvent,
+  config: PluginConfig,
+  /** How the instance is opened (a test makes it slow to see the hook fail open). */
+  open: (config: PluginConfig) => Promise<ReturnType<typeof openInstance>> = async (c) => openInstance(c),
+): Promise<PromptContext> {
   const request = requestOf(event);
   const result: PromptContext = { parts: { inbound: false, notices: 0, memory: 0 }, timedOut: [] };
   const blocks: string[] = [];
@@ -87,7 +92,7 @@ export async function promptContext(event: PromptEvent, config: PluginConfig): P
   const wantMemory = config.recall.enabled && request.trim() !== '';
   if (wantNotices || wantMemory) {
     const started = Date.now();
-    const instance = (async () => openInstance(config))();
+    const instance = open(config);
     const notices = wantNotices
       ? instance.then(async ({ instance: c, store }) => {
           const feed = await readNotices(store, c.home, { mute: c.notices.mute });

@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isOisError, OisError } from '../errors.js';
+import { TASK_STATES } from '../federation/index.js';
 import { getShared } from '../team/index.js';
 import type { PluginConfig } from './config.js';
 import { type CommandOutput, openInstance, runCommand } from './run.js';
@@ -156,12 +157,12 @@ export const TOOLS: OisTool[] = [
     name: 'ois_task_update',
     label: 'OIS task update',
     description:
-      'Update a task assigned to you (accepted, in_progress, blocked, done, failed) with an optional result, or cancel one you sent (cancelled). The sender is told.',
+      'Update a task: as its assignee, working, input_required (say what you need in `result`), completed, failed or rejected, with the result; as its sender, canceled. The other side is told.',
     parameters: params(
       {
         id: ID,
-        status: { enum: ['accepted', 'in_progress', 'blocked', 'done', 'failed', 'cancelled'] },
-        result: TEXT('The result, or why it is blocked or failed'),
+        status: { enum: TASK_STATES.filter((state) => state !== 'submitted') },
+        result: TEXT('The result, what you need, or why it failed'),
       },
       ['id', 'status'],
     ),
@@ -181,9 +182,7 @@ export const TOOLS: OisTool[] = [
       'List tasks: those you sent (`mine`), those assigned to you (`assigned`), or all; optionally only one status.',
     parameters: params({
       which: { enum: ['mine', 'assigned', 'all'], description: 'Default: all' },
-      status: {
-        enum: ['sent', 'accepted', 'in_progress', 'blocked', 'done', 'failed', 'cancelled', 'expired'],
-      },
+      status: { enum: [...TASK_STATES] },
     }),
     run(p, ctx) {
       const which = p.which === 'mine' ? ['--mine'] : p.which === 'assigned' ? ['--assigned'] : [];
