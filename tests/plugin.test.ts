@@ -250,7 +250,11 @@ describe('plugin - tools against a real team folder and gateways', () => {
     const event = {
       currentUserMessage: `[OIS alpha → beta · ${ID} · 2026-12-01T10:00:00Z]\nwhen is the deploy window?`,
     };
-    const added = await promptContext(event, beta);
+    // Only the session OIS delivers into gets the notices: another session of the agent does not, nor marks
+    // them read.
+    const side = await promptContext(event, beta, { sessionKey: 'agent:main:subagent:1' });
+    expect(side.parts).toEqual({ inbound: true, notices: 0, memory: 1 });
+    const added = await promptContext(event, beta, { sessionKey: 'agent:main:main' });
     expect(added.parts).toMatchObject({ inbound: true, memory: 1 });
     expect(added.parts.notices).toBe(1);
     const text = added.prependContext!;
@@ -280,13 +284,13 @@ describe('plugin - tools against a real team folder and gateways', () => {
     const config = resolvePluginConfig({ home: beta.home, hookTimeoutMs: 50 });
     const never = () => new Promise<never>(() => {});
     const started = Date.now();
-    const added = await promptContext({ currentUserMessage: 'deploy window' }, config, never);
+    const added = await promptContext({ currentUserMessage: 'deploy window' }, config, {}, never);
     expect(Date.now() - started).toBeLessThan(1000);
     expect(added).toEqual({
       parts: { inbound: false, notices: 0, memory: 0 },
       timedOut: ['notices', 'memory'],
     });
-    const broken = await promptContext({ currentUserMessage: 'deploy' }, config, async () => {
+    const broken = await promptContext({ currentUserMessage: 'deploy' }, config, {}, async () => {
       throw new Error('team folder gone');
     });
     expect(broken.prependContext).toBeUndefined();

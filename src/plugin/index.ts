@@ -49,9 +49,14 @@ export function registerOis(api: PluginApi): void {
   if (config.inbound.enabled || config.notices.enabled || config.recall.enabled) {
     api.on(
       'before_prompt_build',
-      async (event: { prompt?: string; currentUserMessage?: string }) => {
+      async (event: { prompt?: string; currentUserMessage?: string }, ctx: unknown) => {
         try {
-          const added = await promptContext(event, config);
+          const { sessionKey } = (ctx ?? {}) as { sessionKey?: unknown };
+          const added = await promptContext(
+            event,
+            config,
+            typeof sessionKey === 'string' ? { sessionKey } : {},
+          );
           if (added.timedOut.length > 0)
             api.logger?.warn(
               `ois: left ${added.timedOut.join(' and ')} out of the prompt (over ${config.hookTimeoutMs} ms)`,

@@ -11,6 +11,11 @@ export interface PromptEvent {
   currentUserMessage?: string;
 }
 
+/** The hook's context: which session the prompt is for, when OpenClaw says. */
+export interface PromptHookContext {
+  sessionKey?: string;
+}
+
 /** What the hook added, part by part, and the parts it left out for want of time. */
 export interface PromptContext {
   prependContext?: string;
@@ -71,12 +76,13 @@ function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
 /**
  * What the plugin puts before a prompt: a note when the turn is an OIS message (who sent it, its id, how to
  * answer), the unread team notices, and the team memory most relevant to the request, each framed as data
- * within its byte budget. Fail-open: whatever is not ready after `hookTimeoutMs`, or fails, is left out, and
+ * within its byte budget. Notices only in the session OIS delivers into. Fail-open: whatever is not ready after `hookTimeoutMs`, or fails, is left out, and
  * the prompt goes on. Notices are marked read only when they made it into the prompt.
  */
 export async function promptContext(
   event: PromptEvent,
   config: PluginConfig,
+  hook: PromptHookContext = {},
   /** How the instance is opened (a test makes it slow to see the hook fail open). */
   open: (config: PluginConfig) => Promise<ReturnType<typeof openInstance>> = async (c) => openInstance(c),
 ): Promise<PromptContext> {
@@ -93,8 +99,11 @@ export async function promptContext(
   if (wantNotices || wantMemory) {
     const started = Date.now();
     const instance = open(config);
+    // Notices go to the session OIS delivers into (gateway.sessionKey), not to every session of the agent:
+    // shown once, they are read, and a side session (a sub-agent, an announce run) would swallow them.
     const notices = wantNotices
       ? instance.then(async ({ instance: c, store }) => {
+          if (hook.sessionKey !== undefined && hook.sessionKey !== c.gateway.sessionKey) return null;
           const feed = await readNotices(store, c.home, { mute: c.notices.mute });
           return noticesText(
             feed.notices.filter((n) => n.unread && !n.muted),

@@ -32,6 +32,53 @@ export interface GatewayOptions {
   modelUrl?: string;
   /** Give up waiting for /health after this long. */
   startTimeoutMs?: number;
+  /** The gateway's token (default: a new random one); a restart passes the one it had. */
+  token?: string;
+  /** Runs after openclaw.json is written and before the gateway starts (install a plugin, patch the config). */
+  beforeStart?: (home: string) => Promise<void>;
+}
+
+/** The environment every openclaw process of a gateway home runs with: offline, on loopback. */
+function gatewayEnv(home: string): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: home,
+    OPENCLAW_HOME: home,
+    OPENCLAW_DISABLE_BONJOUR: '1',
+    OPENCLAW_OFFLINE: '1',
+    OPENCLAW_NO_AUTO_UPDATE: '1',
+    NO_COLOR: '1',
+  };
+}
+
+/** Runs an openclaw CLI command against a gateway home (`plugins install …`), bounded in time. */
+export function openclawCli(
+  home: string,
+  args: string[],
+  timeoutMs = 120_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { node, entry } = openclawInstall();
+  return new Promise((resolve, reject) => {
+    const child = spawn(node, [entry, ...args], {
+      cwd: home,
+      env: gatewayEnv(home),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
 
 const running = new Set<RealGateway>();
@@ -51,7 +98,7 @@ export async function startGateway(options: GatewayOptions): Promise<RealGateway
   const home = join(options.dir, options.name);
   const configDir = join(home, '.openclaw');
   await mkdir(configDir, { recursive: true });
-  const token = randomBytes(24).toString('hex');
+  const token = options.token ?? randomBytes(24).toString('hex');
   const log = join(home, 'openclaw.log');
   const config: Record<string, unknown> = {
     gateway: {
@@ -88,20 +135,13 @@ export async function startGateway(options: GatewayOptions): Promise<RealGateway
     };
   }
   await writeFile(join(configDir, 'openclaw.json'), JSON.stringify(config, null, 2));
+  await options.beforeStart?.(home);
   const out = join(home, 'stdout.log');
   const { openSync } = await import('node:fs');
   const fd = openSync(out, 'a');
   const child: ChildProcess = spawn(node, [entry, 'gateway', '--port', String(options.port)], {
     cwd: home,
-    env: {
-      PATH: process.env.PATH,
-      HOME: home,
-      OPENCLAW_HOME: home,
-      OPENCLAW_DISABLE_BONJOUR: '1',
-      OPENCLAW_OFFLINE: '1',
-      OPENCLAW_NO_AUTO_UPDATE: '1',
-      NO_COLOR: '1',
-    },
+    env: gatewayEnv(home),
     stdio: ['ignore', fd, fd],
     detached: true,
   });

@@ -4,16 +4,27 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
  * A tiny OpenAI-compatible model server for the interop suite: the real gateways use it as their model
  * provider, so waited sends get real replies without any outside service. It answers
  * `POST /v1/chat/completions` as plain JSON or as `stream: true` server-sent `chat.completion.chunk`
- * frames, with text chosen by `respond` from the conversation.
+ * frames, with text chosen by `respond` from the conversation, or a tool call (`finish_reason: tool_calls`)
+ * that the gateway runs and answers with a `tool` message in its next request.
  */
 export interface ModelServer {
   url: string;
-  /** Every request body received. */
-  requests: { messages: { role: string; content: unknown }[]; stream: boolean }[];
+  /** Every request body received, with the names of the tools it offered the model. */
+  requests: { messages: ModelMessage[]; stream: boolean; tools: string[] }[];
   close(): Promise<void>;
 }
 
-export type Responder = (lastUserText: string, all: { role: string; content: unknown }[]) => string;
+export interface ModelMessage {
+  role: string;
+  content: unknown;
+  tool_calls?: { id: string; function: { name: string; arguments: string } }[];
+  tool_call_id?: string;
+}
+
+/** A scripted answer: text, or a call of one of the tools the request offered. */
+export type Answer = string | { tool: string; arguments: Record<string, unknown> };
+
+export type Responder = (lastUserText: string, all: ModelMessage[]) => Answer;
 
 function text(content: unknown): string {
   if (typeof content === 'string') return content;
@@ -46,7 +57,12 @@ export async function startModelServer(respond: Responder): Promise<ModelServer>
         );
         return;
       }
-      let body: { messages?: { role: string; content: unknown }[]; stream?: boolean; model?: string };
+      let body: {
+        messages?: ModelMessage[];
+        stream?: boolean;
+        model?: string;
+        tools?: { function?: { name?: string } }[];
+      };
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       } catch {
@@ -55,9 +71,18 @@ export async function startModelServer(respond: Responder): Promise<ModelServer>
         return;
       }
       const messages = body.messages ?? [];
-      requests.push({ messages, stream: body.stream === true });
+      const tools = (body.tools ?? []).map((t) => t.function?.name ?? '').filter(Boolean);
+      requests.push({ messages, stream: body.stream === true, tools });
       const lastUser = [...messages].reverse().find((m) => m.role === 'user');
       const answer = respond(text(lastUser?.content), messages);
+      const call =
+        typeof answer === 'string'
+          ? null
+          : {
+              id: `call_${requests.length}`,
+              type: 'function',
+              function: { name: answer.tool, arguments: JSON.stringify(answer.arguments) },
+            };
       const id = `chatcmpl-${requests.length}`;
       const created = Math.floor(Date.now() / 1000);
       const model = body.model ?? 'mock-1';
@@ -75,8 +100,13 @@ export async function startModelServer(respond: Responder): Promise<ModelServer>
         ) =>
           `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
         res.write(frame({ role: 'assistant', content: '' }, null));
-        res.write(frame({ content: answer }, null));
-        res.write(frame({}, 'stop', { usage }));
+        if (call) {
+          res.write(frame({ tool_calls: [{ index: 0, ...call }] }, null));
+          res.write(frame({}, 'tool_calls', { usage }));
+        } else {
+          res.write(frame({ content: answer }, null));
+          res.write(frame({}, 'stop', { usage }));
+        }
         res.end('data: [DONE]\n\n');
         return;
       }
@@ -87,7 +117,15 @@ export async function startModelServer(respond: Responder): Promise<ModelServer>
           object: 'chat.completion',
           created,
           model,
-          choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' }],
+          choices: [
+            call
+              ? {
+                  index: 0,
+                  message: { role: 'assistant', content: null, tool_calls: [call] },
+                  finish_reason: 'tool_calls',
+                }
+              : { index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' },
+          ],
           usage,
         }),
       );
