@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadIdentity } from '../dist/membership/index.js';
 import { nextHlc, openMemory, signLine } from '../dist/memory/index.js';
+import { promptContext, resolvePluginConfig } from '../dist/plugin/index.js';
 import { FsTeamStore } from '../dist/team/index.js';
 
 const run = promisify(execFile);
@@ -97,6 +98,22 @@ export async function benchMemory({ root, entries = 100_000, authors = 8, fresh 
       );
       cmd.push(performance.now() - t);
     }
+    // The OpenClaw plugin's prompt hook (issue 14): what it adds to a prompt, in the gateway's process, warm
+    // (the gateway keeps the plugin loaded): notices and recall for the request, with a budget it never hits.
+    const plugin = resolvePluginConfig({ home: reader.home, hookTimeoutMs: 5000 });
+    const hook = [];
+    let recalled = 0;
+    for (let q = 0; q < queries + 5; q++) {
+      t = performance.now();
+      const added = await promptContext(
+        {
+          currentUserMessage: `when is the ${WORDS[q % WORDS.length]} ${WORDS[(q * 5) % WORDS.length]} scheduled?`,
+        },
+        plugin,
+      );
+      if (q >= 5) hook.push(performance.now() - t);
+      if (added.parts.memory > 0) recalled++;
+    }
     await write(entries, fresh, true);
     t = performance.now();
     (await openMemory(reader)).close();
@@ -108,6 +125,10 @@ export async function benchMemory({ root, entries = 100_000, authors = 8, fresh 
       queryP50: pct(times, 50),
       queryP99: pct(times, 99),
       commandP50: pct(cmd, 50),
+      hookP50: pct(hook, 50),
+      hookP99: pct(hook, 99),
+      hookRecalled: recalled,
+      hookCount: queries + 5,
       fresh,
       incrementalMs,
     };

@@ -250,6 +250,9 @@ console.log(
 );
 console.log(`  ois memory search, whole command  p50 ${mm.commandP50.toFixed(0)} ms`);
 console.log(
+  `  plugin prompt hook (recall + notices)  p50 ${mm.hookP50.toFixed(1)} ms, p99 ${mm.hookP99.toFixed(1)} ms  (target: <= 50 ms p50; ${mm.hookRecalled} of ${mm.hookCount} prompts got recall)`,
+);
+console.log(
   `  first run after ${mm.fresh} new entries  ${mm.incrementalMs.toFixed(0)} ms  (target < 1000 ms)`,
 );
 const searchOk = reportSearch(await benchSearch());
@@ -263,5 +266,7 @@ const failed =
   d.daemonRate < 1000 ||
   added >= 2 ||
   d.idleRssMb >= 80 ||
-  v.coldMs >= 200;
+  v.coldMs >= 200 ||
+  mm.queryP50 >= 50 ||
+  mm.hookP50 > 50;
 process.exitCode = failed ? 1 : 0;

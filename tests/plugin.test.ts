@@ -336,10 +336,10 @@ describe('plugin - registration and package', () => {
     const plain = fakeApi({ home: '/tmp/x' });
     registerOis(plain.api);
     expect(plain.tools).toEqual(TOOLS.map((t) => t.name));
-    expect(plain.hooks).toEqual(['before_prompt_build']);
+    expect(plain.hooks).toEqual(['before_prompt_build', 'gateway_start']);
     const all = fakeApi({ home: '/tmp/x', writeBack: { enabled: true } });
     registerOis(all.api);
-    expect(all.hooks).toEqual(['before_prompt_build', 'agent_end']);
+    expect(all.hooks).toEqual(['before_prompt_build', 'gateway_start', 'agent_end']);
     const quiet = fakeApi({
       recall: { enabled: false },
       notices: { enabled: false },

@@ -58,8 +58,15 @@ async function encryptionKey(home: string): Promise<string> {
   }
 }
 
-/** Opens this instance's memory index and brings it up to date with the team folder and its home. */
-export async function openMemory(ctx: Pick<MemoryContext, 'self' | 'home' | 'store'>): Promise<OpenMemory> {
+/**
+ * Opens this instance's memory index and brings it up to date with the team folder and its home. A process
+ * that keeps an index open (the OpenClaw plugin) passes it in to bring it up to date again; the caller then
+ * owns it, and must not run two of these on one index at once.
+ */
+export async function openMemory(
+  ctx: Pick<MemoryContext, 'self' | 'home' | 'store'>,
+  open?: MemoryIndex,
+): Promise<OpenMemory> {
   const view = await loadTeamView(ctx.store, ctx.home);
   const keyOf = (author: string): string | null => {
     // A member the records back (whatever its status now: what it wrote while a member stays), or anyone
@@ -96,7 +103,7 @@ export async function openMemory(ctx: Pick<MemoryContext, 'self' | 'home' | 'sto
         (await readFile(join(ctx.home, PRIVATE_MEMORY_FILE)).catch(() => null))?.subarray(offset) ?? null,
     },
   ];
-  const index = MemoryIndex.open(ctx.home);
+  const index = open ?? MemoryIndex.open(ctx.home);
   await index.refresh(sources, reader);
   return { index, reader, view, close: () => index.close() };
 }

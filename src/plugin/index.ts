@@ -1,5 +1,6 @@
 import { type PluginConfig, resolvePluginConfig } from './config.js';
-import { promptContext, writeBack } from './prompt.js';
+import { freshMemory, promptContext, writeBack } from './prompt.js';
+import { openInstance } from './run.js';
 import { executeTool, TOOLS, type ToolResult } from './tools.js';
 
 export { PLUGIN_CONFIG_SCHEMA, type PluginConfig, resolvePluginConfig } from './config.js';
@@ -70,6 +71,18 @@ export function registerOis(api: PluginApi): void {
       // OpenClaw's own budget is a backstop; the hook keeps to hookTimeoutMs itself.
       { timeoutMs: config.hookTimeoutMs + 1000 },
     );
+  }
+  if (config.recall.enabled) {
+    // The first prompt after a start would otherwise build or catch up the memory index (seconds on a big
+    // team) and go out without recall: do it when the gateway starts.
+    api.on('gateway_start', async () => {
+      try {
+        const { instance, store } = openInstance(config);
+        await freshMemory(instance.name, instance.home, store);
+      } catch (err) {
+        api.logger?.warn(`ois: team memory not indexed at start: ${(err as Error).message}`);
+      }
+    });
   }
   if (config.writeBack.enabled) {
     api.on('agent_end', async (event: { messages?: unknown[]; success?: boolean; runId?: string }) => {

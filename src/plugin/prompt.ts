@@ -1,7 +1,8 @@
 import { parseHeader } from '../federation/index.js';
 import { loadIdentity } from '../membership/index.js';
-import { type Entry, openMemory, putMemory, recallText } from '../memory/index.js';
+import { type Entry, MemoryIndex, openMemory, putMemory, recallText } from '../memory/index.js';
 import { markNoticesRead, type Notice, readNotices } from '../notices/index.js';
+import type { TeamStore } from '../team/index.js';
 import type { PluginConfig } from './config.js';
 import { openInstance } from './run.js';
 
@@ -64,6 +65,29 @@ function noticesText(notices: Notice[], maxBytes: number): { text: string; used:
   return { text: used.length === 0 ? '' : `${open}\n${body}${close}`, used };
 }
 
+/**
+ * The memory index of each home, kept open for the gateway's lifetime: a prompt then pays for the files'
+ * news and its query, not for opening the database. Updates run one at a time per index (SQLite, one
+ * connection); a prompt that comes while one runs waits for it instead of starting another.
+ */
+const indexes = new Map<string, { index: MemoryIndex; busy: Promise<unknown> }>();
+
+/** The index of this home, brought up to date with the team folder (serialised per home). */
+export function freshMemory(self: string, home: string, store: TeamStore): Promise<MemoryIndex> {
+  let held = indexes.get(home);
+  if (!held) {
+    held = { index: MemoryIndex.open(home), busy: Promise.resolve() };
+    indexes.set(home, held);
+  }
+  const { index } = held;
+  const next = held.busy.then(async () => {
+    await openMemory({ self, home, store }, index);
+    return index;
+  });
+  held.busy = next.catch(() => undefined);
+  return next;
+}
+
 /** Resolves to `value`, or to `undefined` when `ms` pass first (the work goes on, its result is dropped). */
 function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
@@ -115,12 +139,8 @@ export async function promptContext(
     const query = header ? header.body : request;
     const memory = wantMemory
       ? instance.then(async ({ instance: c, store }) => {
-          const mem = await openMemory({ self: c.name, home: c.home, store });
-          try {
-            return recallText(mem.index.search(query, 20), config.recall.maxBytes);
-          } finally {
-            mem.close();
-          }
+          const index = await freshMemory(c.name, c.home, store);
+          return recallText(index.search(query, 20), config.recall.maxBytes);
         })
       : Promise.resolve(null);
     const left = () => Math.max(0, config.hookTimeoutMs - (Date.now() - started));
