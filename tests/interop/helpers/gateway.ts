@@ -48,6 +48,8 @@ function gatewayEnv(home: string): NodeJS.ProcessEnv {
     OPENCLAW_OFFLINE: '1',
     OPENCLAW_NO_AUTO_UPDATE: '1',
     NO_COLOR: '1',
+    // A plugin install runs npm in a project of its own: offline, from the tarball and npm's cache only.
+    npm_config_offline: 'true',
   };
 }
 
