@@ -363,4 +363,14 @@ describe('plugin - registration and package', () => {
     expect(pkg.openclaw.compat.minGatewayVersion).toBe('2026.9.6');
     expect(pkg.dependencies).toBeUndefined();
   });
+
+  it('docs/openclaw-plugin.md describes every tool and every setting', async () => {
+    const doc = await readFile(join(ROOT, 'docs', 'openclaw-plugin.md'), 'utf8');
+    for (const t of TOOLS) expect(doc, t.name).toContain(`| \`${t.name}\` |`);
+    const keys = (schema: { properties?: Record<string, unknown> }, prefix = ''): string[] =>
+      Object.entries(schema.properties ?? {}).flatMap(([k, v]) =>
+        (v as { type?: string }).type === 'object' ? keys(v as never, `${prefix}${k}.`) : [`${prefix}${k}`],
+      );
+    for (const key of keys(PLUGIN_CONFIG_SCHEMA as never)) expect(doc, key).toContain(`| \`${key}\` |`);
+  });
 });
