@@ -73,7 +73,7 @@ describeNats('nats inbox - signed envelopes through a real nats-server', () => {
   });
 
   /** beta's inbox on a fresh team, and alpha's connection to send with. */
-  async function harness(deliver?: NatsInboxDeps['deliver']) {
+  async function harness(deliver?: NatsInboxDeps['deliver'], skewSeconds = 300) {
     const team = uniqueTeam();
     const beta = await connectNatsTeam({ servers: servers.servers, team, name: 'beta' });
     const alpha = await connectNatsTeam({ servers: servers.servers, team, name: 'alpha' });
@@ -94,7 +94,8 @@ describeNats('nats inbox - signed envelopes through a real nats-server', () => {
         (async (text, e) => {
           delivered.push({ id: e.id, text });
         }),
-      skewSeconds: 300,
+      skewSeconds,
+      cursorFile: join(home, 'nats-inbox.json'),
       now: Date.now,
       log: { info() {}, warn: (fields) => warnings.push(fields), error() {} },
       onSettled: (s) => settled.push(s),
@@ -159,11 +160,40 @@ describeNats('nats inbox - signed envelopes through a real nats-server', () => {
       { status: 'refused', id: null, code: 'OIS_ERR_ENVELOPE_INVALID' },
     ]);
     expect(h.warnings).toHaveLength(8);
-    // Refused envelopes are removed: nothing is left for the consumer to offer again.
-    await until('the inbox emptied', async () => {
-      const info = await h.beta.jsm.streams.info(h.beta.names.inboxStream('beta'));
-      return info.state.messages === 0;
-    });
+  });
+
+  it('nats inbox - a restarted instance resumes after its cursor: nothing delivered again, nothing skipped', async () => {
+    const h = await harness();
+    const first = await h.start();
+    const before = [envelope({ body: 'one' }), envelope({ body: 'two' }, keys.mallory)];
+    for (const e of before) await sendToInbox(h.alpha, e);
+    await until('both settled', () => h.settled.length === 2);
+    await first.close();
+    const after = envelope({ body: 'three' });
+    await sendToInbox(h.alpha, after);
+    await h.start();
+    await until('the new one delivered', () => h.delivered.length === 2);
+    await new Promise((r) => setTimeout(r, 300));
+    // The refused and the delivered envelope before the restart were not offered again.
+    expect(h.settled.map((s) => s.status)).toEqual(['delivered', 'refused', 'delivered']);
+    expect(h.delivered.map((d) => d.id)).toEqual([before[0]!.id, after.id]);
+  });
+
+  it('nats inbox - freshness is judged by when JetStream stored the envelope, so a late reader still takes it', async () => {
+    // A window of one second: the receiver reads the inbox later than that after the envelope was sent.
+    const h = await harness(undefined, 1);
+    const first = await h.start();
+    await first.close();
+    const late = envelope({ body: 'read late' });
+    await sendToInbox(h.alpha, late);
+    // Signed (sentAt) ten minutes before it was stored: a copy captured and replayed, not a late read.
+    const replayed = envelope({ createdAt: new Date(Date.now() - 600_000).toISOString() });
+    await sendToInbox(h.alpha, replayed);
+    await new Promise((r) => setTimeout(r, 1500));
+    await h.start();
+    await until('both settled', () => h.settled.length === 2);
+    expect(h.delivered.map((d) => d.id)).toEqual([late.id]);
+    expect(h.settled[1]).toEqual({ status: 'refused', id: replayed.id, code: 'OIS_ERR_ENVELOPE_STALE' });
   });
 
   it('nats inbox - an envelope sent while the receiver is offline is delivered when it comes back', async () => {

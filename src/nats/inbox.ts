@@ -1,6 +1,8 @@
-import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { JsMsg } from '@nats-io/jetstream';
 import { Ajv } from 'ajv';
-import { isOisError, OisError } from '../errors.js';
+import { isOisError, OisError, storageError } from '../errors.js';
 import {
   ENVELOPE_SCHEMA,
   type Envelope,
@@ -9,6 +11,7 @@ import {
   receiveEnvelope,
   verifySender,
 } from '../federation/index.js';
+import { writeFileAtomic } from '../team/index.js';
 import {
   DUPLICATE_WINDOW_MS,
   ensureStream,
@@ -22,10 +25,12 @@ import { agentToken, inboxSubjectSender } from './names.js';
 
 const encoder = new TextEncoder();
 const NS_PER_MS = 1_000_000;
-/** How long a message may be out for delivery before JetStream offers it again. */
-const ACK_WAIT_MS = 60_000;
-/** A delivery that failed for a reason that may pass (the local gateway is down) waits this long. */
+/** A delivery that failed for a reason that may pass (the local gateway is down) is tried again after this, */
 const RETRY_DELAY_MS = 2_000;
+/** doubling up to this. */
+const MAX_RETRY_DELAY_MS = 30_000;
+/** How soon after it moves the cursor is written to the instance home. */
+const CURSOR_SAVE_MS = 200;
 
 /**
  * Puts a signed envelope into its recipient's inbox stream (`ois.<team>.inbox.<to>.<from>`), once: its
@@ -89,52 +94,58 @@ function isNoResponders(err: unknown): boolean {
 
 /** What the inbox needs besides the connection: the receive pipeline's dependencies (as the HTTP inbox). */
 export type NatsInboxDeps = Omit<InboxDeps, 'sign'> & {
+  /**
+   * Where this instance keeps its place in the inbox stream (in its home, e.g. `<home>/nats-inbox.json`):
+   * the instance, not the server, remembers what it has taken in, so a restart resumes after it.
+   */
+  cursorFile: string;
   /** Called after each envelope was taken in or refused (for tests and the daemon's metrics). */
   onSettled?: (outcome: Received | { status: 'refused'; id: string | null; code: string }) => void;
 };
 
 /**
- * This instance's inbox on NATS: its stream (`OIS_<team>_INBOX_<agent>`, work-queue retention: a message
- * is removed once this instance acknowledged it) and one durable consumer that survives restarts. Every
- * envelope goes through the same pipeline as `POST /v1/messages`: schema, signature against the sender's key
- * in the registry, membership, freshness, dedupe by (sender, id), delivery into the local gateway. NATS only
- * carries the envelope; it is trusted with nothing.
+ * This instance's inbox on NATS: its stream (`OIS_<team>_INBOX_<agent>`, kept as long as the receiver
+ * remembers message ids) read from this instance's cursor (`cursorFile`) with an ordered consumer, one
+ * envelope at a time. Every envelope goes through the same pipeline as `POST /v1/messages`: schema,
+ * signature against the sender's key in the registry, membership, freshness, dedupe by (sender, id),
+ * delivery into the local gateway. NATS only carries the envelope; it is trusted with nothing.
  *
- * An envelope that is refused for what it is (bad signature, unknown sender, stale) is logged, removed and
- * never offered again; one that could not be delivered for now (the gateway is down) is offered again later.
- * Envelopes are taken one at a time, in stream order, so each sender's order is kept.
+ * Order: the stream holds each sender's envelopes in the order the sender stored them, and the inbox takes
+ * them in stream order, without gaps (the ordered consumer starts again after the last one it saw when a
+ * node or the connection is lost). An envelope refused for what it is (bad signature, unknown sender) is
+ * logged and passed; one that cannot be delivered for now (the gateway is down) is tried again, and the
+ * ones after it wait: a later message never overtakes it. What was delivered but not yet recorded in the
+ * cursor when the instance stopped comes again after a restart and is acknowledged as a duplicate.
  */
 export class NatsInbox {
-  readonly #messages: ConsumerMessages;
+  readonly #stop: AbortController;
   readonly #done: Promise<void>;
 
-  private constructor(messages: ConsumerMessages, done: Promise<void>) {
-    this.#messages = messages;
+  private constructor(stop: AbortController, done: Promise<void>) {
+    this.#stop = stop;
     this.#done = done;
   }
 
-  /** Creates the inbox stream and consumer when missing (idempotent) and starts taking envelopes. */
+  /** Creates the inbox stream when missing (idempotent) and starts taking envelopes after the cursor. */
   static async open(team: NatsTeam, deps: NatsInboxDeps): Promise<NatsInbox> {
     const { names } = team;
     const stream = names.inboxStream(deps.self);
-    await ensureStream(team, {
+    const info = await ensureStream(team, {
       name: stream,
       subjects: [names.inboxSubjects(deps.self)],
-      retention: 'workqueue',
+      retention: 'limits',
       storage: 'file',
       num_replicas: team.replicas,
       duplicate_window: DUPLICATE_WINDOW_MS * NS_PER_MS,
+      // An envelope older than the receiver's memory of ids would be refused as stale anyway.
+      max_age: deps.seen.windowMs * NS_PER_MS,
       discard: 'old',
     });
-    await team.jsm.consumers.add(stream, {
-      durable_name: names.inboxConsumer,
-      ack_policy: 'explicit',
-      ack_wait: ACK_WAIT_MS * NS_PER_MS,
-      max_deliver: -1,
-      deliver_policy: 'all',
-      num_replicas: team.replicas,
+    const cursor = await InboxCursor.load(deps.cursorFile, stream, info.created);
+    const consumer = await team.js.consumers.get(stream, {
+      deliver_policy: 'by_start_sequence',
+      opt_start_seq: cursor.seq + 1,
     });
-    const consumer = await team.js.consumers.get(stream, names.inboxConsumer);
     const messages = await consumer.consume({ max_messages: 256 });
     const validate = new Ajv({
       allErrors: false,
@@ -143,22 +154,104 @@ export class NatsInbox {
       useDefaults: false,
       strict: true,
     }).compile(ENVELOPE_SCHEMA);
+    const stop = new AbortController();
+    stop.signal.addEventListener('abort', () => void messages.close().catch(() => {}), { once: true });
     const done = (async () => {
-      for await (const m of messages) await take(m, deps, validate);
+      try {
+        for await (const m of messages) {
+          let delay = RETRY_DELAY_MS;
+          while ((await take(m, deps, validate)) === 'retry') {
+            if (stop.signal.aborted) return;
+            await sleep(delay, undefined, { signal: stop.signal }).catch(() => {});
+            if (stop.signal.aborted) return;
+            delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+          }
+          cursor.advance(m.seq);
+        }
+      } finally {
+        await cursor.flush();
+      }
     })();
-    return new NatsInbox(messages, done);
+    return new NatsInbox(stop, done);
   }
 
-  /** Stops taking envelopes; resolves once the one being handled is settled. */
+  /** Stops taking envelopes; resolves once the one being handled is settled and the cursor is saved. */
   async close(): Promise<void> {
-    await this.#messages.close().catch(() => {});
+    this.#stop.abort();
     await this.#done;
+  }
+}
+
+/**
+ * The last stream sequence this instance has settled, in a small file in its home, written a moment after
+ * it moves (not once per message) and when the inbox closes. Losing the last moments (a crash) only means
+ * those envelopes come again, and the seen store acknowledges them as duplicates. A cursor of another
+ * stream (the inbox was deleted and created again) starts over.
+ */
+class InboxCursor {
+  seq: number;
+  readonly #path: string;
+  readonly #stream: string;
+  readonly #created: string;
+  #saved: number;
+  #timer: NodeJS.Timeout | null = null;
+  #writing: Promise<void> = Promise.resolve();
+
+  private constructor(path: string, stream: string, created: string, seq: number) {
+    this.#path = path;
+    this.#stream = stream;
+    this.#created = created;
+    this.seq = seq;
+    this.#saved = seq;
+  }
+
+  static async load(path: string, stream: string, created: string): Promise<InboxCursor> {
+    let seq = 0;
+    try {
+      const saved = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+      if (saved.stream === stream && saved.created === created && Number.isSafeInteger(saved.seq)) {
+        seq = Math.max(0, saved.seq as number);
+      }
+    } catch (err) {
+      // Missing or unreadable: start at the beginning; the seen store answers what was delivered before.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !(err instanceof SyntaxError)) {
+        throw storageError('read', path, err);
+      }
+    }
+    return new InboxCursor(path, stream, created, seq);
+  }
+
+  advance(seq: number): void {
+    this.seq = seq;
+    this.#timer ??= setTimeout(() => {
+      this.#timer = null;
+      void this.#write();
+    }, CURSOR_SAVE_MS);
+  }
+
+  async flush(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    await this.#write();
+  }
+
+  #write(): Promise<void> {
+    this.#writing = this.#writing.then(async () => {
+      if (this.seq === this.#saved) return;
+      const seq = this.seq;
+      await writeFileAtomic(
+        this.#path,
+        `${JSON.stringify({ stream: this.#stream, created: this.#created, seq })}\n`,
+      ).catch(() => {});
+      this.#saved = seq;
+    });
+    return this.#writing;
   }
 }
 
 type Validate = ((value: unknown) => boolean) & { errors?: unknown };
 
-async function take(m: JsMsg, deps: NatsInboxDeps, validate: Validate): Promise<void> {
+async function take(m: JsMsg, deps: NatsInboxDeps, validate: Validate): Promise<'done' | 'retry'> {
   let envelope: Envelope | null = null;
   try {
     let parsed: unknown;
@@ -183,27 +276,50 @@ async function take(m: JsMsg, deps: NatsInboxDeps, validate: Validate): Promise<
         `the envelope says it is from ${envelope.from} but was published as ${sender}`,
       );
     }
+    const storedAt = checkCarried(envelope, Math.floor(m.info.timestampNanos / NS_PER_MS), deps);
     const verified = await verifySender(envelope, await deps.registry());
-    const received = await receiveEnvelope(envelope, verified, deps);
-    m.ack();
+    // The signed sentAt is checked against when JetStream stored the envelope, not against now: an inbox
+    // read hours later (the receiver was offline) still takes what was sent on time.
+    const received = await receiveEnvelope(envelope, verified, { ...deps, now: () => storedAt });
     deps.onSettled?.(received);
+    return 'done';
   } catch (err) {
-    // Anything but a refusal (a registry that cannot be read just now, a bug) is retried, never dropped.
+    // Anything but a refusal (a registry that cannot be read just now, a bug) is tried again, never dropped.
     const error = isOisError(err)
       ? err
       : new OisError('OIS_ERR_INTERNAL', (err as Error).message, { cause: err });
     const id = envelope?.id ?? null;
     if (error.status >= 500 || error.code === 'OIS_ERR_RATE_LIMITED') {
-      // It may pass (the gateway is down, a copy is being delivered right now): offer it again later.
       if (error.code === 'OIS_ERR_INTERNAL') deps.log.error({ id, message: error.message }, 'inbox');
-      const retry = Number((error.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds);
-      m.nak(Number.isFinite(retry) && retry > 0 ? retry * 1000 : RETRY_DELAY_MS);
-      return;
+      return 'retry';
     }
     deps.log.warn({ id, from: envelope?.from, code: error.code, message: error.message }, 'refused');
-    // Acknowledged, not terminated: the refusal is final either way, and nats-server 2.9 keeps a terminated
-    // message in a work-queue stream for good (the inbox would grow with every forgery).
-    m.ack();
     deps.onSettled?.({ status: 'refused', id, code: error.code });
+    return 'done';
   }
+}
+
+/**
+ * The server's store time is not trusted further than this: it may not be in the future, and the envelope
+ * must still be young enough, by this instance's clock, that its id is remembered (the HTTP inbox's rule,
+ * so that a replayed old envelope can never be delivered twice). Returns the store time.
+ */
+function checkCarried(envelope: Envelope, storedAt: number, deps: NatsInboxDeps): number {
+  const now = deps.now();
+  const window = deps.skewSeconds * 1000;
+  if (!(storedAt <= now + window)) {
+    throw new OisError(
+      'OIS_ERR_ENVELOPE_STALE',
+      `NATS says ${envelope.id} was stored at ${new Date(storedAt).toISOString()}, after this daemon's clock`,
+    );
+  }
+  const maxAgeMs = deps.seen.windowMs - window;
+  const age = now - Date.parse(envelope.createdAt);
+  if (age > maxAgeMs) {
+    throw new OisError(
+      'OIS_ERR_ENVELOPE_STALE',
+      `createdAt ${envelope.createdAt} is ${Math.round(age / 3_600_000)} h old; this daemon remembers ids for ${Math.round(maxAgeMs / 3_600_000)} h`,
+    );
+  }
+  return storedAt;
 }

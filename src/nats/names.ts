@@ -46,8 +46,6 @@ export interface TeamNames {
   inboxSubjects(agent: string): string;
   /** Where `from` puts an envelope for `to`: `ois.<team>.inbox.<to>.<from>`. */
   inboxSubject(to: string, from: string): string;
-  /** The durable consumer an instance reads its inbox with. */
-  inboxConsumer: string;
 }
 
 /** The names of a team's streams and subjects (specs/nats.md). */
@@ -62,7 +60,6 @@ export function teamNames(team: string): TeamNames {
     inboxStream: (agent) => `OIS_${t}_INBOX_${agentToken(agent)}`,
     inboxSubjects: (agent) => `ois.${t}.inbox.${agentToken(agent)}.*`,
     inboxSubject: (to, from) => `ois.${t}.inbox.${agentToken(to)}.${agentToken(from)}`,
-    inboxConsumer: 'ois-instance',
   };
 }
 
