@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ConsumerMessages, JsMsg, OrderedConsumerOptions } from '@nats-io/jetstream';
+import type { OrderedConsumerOptions } from '@nats-io/jetstream';
 import {
   type ChatAppend,
   type ChatEntry,
@@ -16,7 +16,14 @@ import {
   utcDate,
   validateDate,
 } from '../chatlog/index.js';
-import { DUPLICATE_WINDOW_MS, ensureStream, type NatsTeam, publishOnce } from './connection.js';
+import {
+  DUPLICATE_WINDOW_MS,
+  ensureStream,
+  type NatsTeam,
+  publishOnce,
+  readStream,
+  retryUntil,
+} from './connection.js';
 import { chatSubjectDate } from './names.js';
 
 const encoder = new TextEncoder();
@@ -73,9 +80,10 @@ export class NatsChatLog implements ChatLog {
   }
 
   async days(): Promise<string[]> {
-    const info = await this.#team.jsm.streams.info(this.#team.names.chatStream, {
-      subjects_filter: this.#team.names.chatSubjects,
-    });
+    const { names, jsm } = this.#team;
+    const info = await retryUntil(this.#team, 'list the chat days', () =>
+      jsm.streams.info(names.chatStream, { subjects_filter: names.chatSubjects }),
+    );
     const dates = new Set<string>();
     for (const subject of Object.keys(info.state.subjects ?? {})) {
       const date = chatSubjectDate(subject);
@@ -86,33 +94,41 @@ export class NatsChatLog implements ChatLog {
 
   async readDay(date: string): Promise<ParsedChatLog> {
     validateDate(date);
-    const stored = await this.#day(date);
+    const stored = await retryUntil(this.#team, `read the chat of ${date}`, () => this.#day(date));
     if (stored.length === 0) return { entries: [], problems: [] };
     return parseChatLog(dayHeader(date) + stored.map((s) => s.text).join(''), date);
   }
 
   /** One day's messages, oldest first, up to `beforeSeq` (exclusive) when given. */
   async #day(date: string, beforeSeq = Number.POSITIVE_INFINITY): Promise<Stored[]> {
-    const { names, jsm, js } = this.#team;
+    const { names, jsm } = this.#team;
     const filter = names.chatDay(date);
     const info = await jsm.streams.info(names.chatStream, { subjects_filter: filter });
     const total = Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
     if (total === 0) return [];
-    const consumer = await js.consumers.get(names.chatStream, {
-      filter_subjects: filter,
-      deliver_policy: 'all',
-    });
     const out: Stored[] = [];
-    const messages = await consumer.consume({ max_messages: Math.min(total, 1000) });
-    try {
-      for await (const m of messages) {
-        if (m.seq >= beforeSeq) break;
+    const done = new AbortController();
+    let last = 0;
+    await readStream(
+      this.#team,
+      names.chatStream,
+      {
+        filter,
+        start: () =>
+          last === 0
+            ? { deliver_policy: 'all' }
+            : { deliver_policy: 'by_start_sequence', opt_start_seq: last + 1 },
+        // It stops at the day's last message, so a reader that idles before is stuck.
+        expectMore: async () => true,
+        signal: done.signal,
+      },
+      (m) => {
+        if (m.seq >= beforeSeq) return done.abort();
+        last = m.seq;
         out.push({ seq: m.seq, text: m.string() });
-        if (m.info.pending === 0) break;
-      }
-    } finally {
-      await messages.close().catch(() => {});
-    }
+        if (m.info.pending === 0) done.abort();
+      },
+    );
     return out;
   }
 
@@ -121,26 +137,24 @@ export class NatsChatLog implements ChatLog {
     if (signal.aborted) return;
     const now = options.now ?? (() => new Date());
     const matches = entryMatcher(options);
-    const { names, js, jsm } = this.#team;
+    const { names, jsm } = this.#team;
 
     // Where to start: after the last message there is now (`end`), or at today's first entry (`start`,
     // from a little before UTC midnight so that a writer whose clock runs ahead is not missed).
     let start: Partial<OrderedConsumerOptions>;
     const today = utcDate(now());
+    const { state } = await retryUntil(this.#team, 'find the end of the chat log', () =>
+      jsm.streams.info(names.chatStream),
+    );
+    // What the stream held when following began: a reader idle below it is not stuck.
+    const floor = state.last_seq;
     if ((options.from ?? 'end') === 'end') {
-      const info = await jsm.streams.info(names.chatStream);
-      start = { deliver_policy: 'by_start_sequence', opt_start_seq: info.state.last_seq + 1 };
+      start = { deliver_policy: 'by_start_sequence', opt_start_seq: floor + 1 };
     } else {
       const midnight = Date.parse(`${today}T00:00:00.000Z`) - DEFAULT_FOLLOW_GRACE_MS;
       start = { deliver_policy: 'by_start_time', opt_start_time: new Date(midnight).toISOString() };
     }
-    const consumer = await js.consumers.get(names.chatStream, {
-      filter_subjects: names.chatSubjects,
-      ...start,
-    });
-    const messages: ConsumerMessages = await consumer.consume({ max_messages: 256 });
-    const stop = () => void messages.close().catch(() => {});
-    signal.addEventListener('abort', stop, { once: true });
+    let last = 0;
     options.onReady?.();
 
     // Lines already in each day's file before the next entry, so entries keep the line numbers they have
@@ -149,7 +163,7 @@ export class NatsChatLog implements ChatLog {
     const linesBefore = async (date: string, seq: number): Promise<number> => {
       let count = lines.get(date);
       if (count === undefined) {
-        const earlier = await this.#day(date, seq);
+        const earlier = await retryUntil(this.#team, `read the chat of ${date}`, () => this.#day(date, seq));
         count = HEADER_LINES + earlier.reduce((n, s) => n + countNewlines(s.text), 0);
       }
       return count;
@@ -167,11 +181,22 @@ export class NatsChatLog implements ChatLog {
       return date === day || (date < day && clock.getTime() < graceUntil && date >= previousDay(day));
     };
 
-    try {
-      for await (const m of messages as AsyncIterable<JsMsg>) {
-        if (signal.aborted) break;
+    // A new reader (after a lost node) resumes after the last message seen.
+    await readStream(
+      this.#team,
+      names.chatStream,
+      {
+        filter: names.chatSubjects,
+        start: () => (last === 0 ? start : { deliver_policy: 'by_start_sequence', opt_start_seq: last + 1 }),
+        expectMore: async () =>
+          (await jsm.streams.info(names.chatStream)).state.last_seq > Math.max(last, floor),
+        signal,
+        ...(options.onError ? { onRestart: (reason: string) => options.onError?.(new Error(reason)) } : {}),
+      },
+      async (m) => {
+        last = m.seq;
         const date = chatSubjectDate(m.subject);
-        if (date === null || !isChatDate(date)) continue;
+        if (date === null || !isChatDate(date)) return;
         const text = m.string();
         let first: number;
         try {
@@ -179,22 +204,18 @@ export class NatsChatLog implements ChatLog {
         } catch (err) {
           if (!options.onError) throw err;
           options.onError(err);
-          continue;
+          return;
         }
         lines.set(date, first + countNewlines(text));
-        if (!wanted(date)) continue;
+        if (!wanted(date)) return;
         for (const entry of parseChatLog(text, date, { firstLine: first + 1 }).entries) {
-          if (signal.aborted) break;
+          if (signal.aborted) return;
           if (matches(entry)) onEntry(entry);
         }
-      }
-    } finally {
-      signal.removeEventListener('abort', stop);
-      stop();
-    }
-    // A consumer that ended without an abort (the connection closed): wait for the abort, as the folder's
-    // follower does, so that callers see one behaviour.
-    while (!signal.aborted && !this.#team.nc.isClosed()) await sleep(100);
+      },
+    );
+    // The connection closed before the abort: wait for it, as the folder's follower does.
+    while (!signal.aborted) await sleep(100, undefined, { signal }).catch(() => {});
   }
 }
 

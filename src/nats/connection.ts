@@ -1,5 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { JetStreamClient, JetStreamManager, StreamConfig } from '@nats-io/jetstream';
+import type {
+  JetStreamClient,
+  JetStreamManager,
+  JsMsg,
+  OrderedConsumerOptions,
+  StreamConfig,
+} from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { OisError } from '../errors.js';
 import { type TeamNames, teamNames } from './names.js';
@@ -13,6 +19,12 @@ const PUBLISH_TIMEOUT_MS = 5_000;
  * the write deadline, so a write retried until its deadline is never stored twice.
  */
 export const DUPLICATE_WINDOW_MS = 10 * 60_000;
+/**
+ * How long one pull of a reader waits; the server sends heartbeats at half of it, and a reader that misses
+ * two starts again from its last sequence (on another node, when one was lost). The client's default (30 s)
+ * would leave a reader stalled for a minute after a node loss.
+ */
+export const READ_EXPIRES_MS = 5_000;
 
 export interface NatsTeamOptions {
   /** Server URLs (`nats://host:4222`); the client fails over between them. */
@@ -174,8 +186,12 @@ export async function publishOnce(
   );
 }
 
-/** Runs `fn` until it succeeds or throws an OisError, backing off, until the team's write deadline. */
-async function retryUntil<T>(team: NatsTeam, what: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` until it succeeds or throws an OisError, backing off, until the team's write deadline: for
+ * writes with a `Nats-Msg-Id` and for reads, which are safe to repeat. A timeout, a lost connection or a
+ * stream without a leader becomes `OIS_ERR_NATS_UNREACHABLE` once the deadline has passed.
+ */
+export async function retryUntil<T>(team: NatsTeam, what: string, fn: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + team.writeDeadlineMs;
   let delay = 100;
   for (;;) {
@@ -193,5 +209,92 @@ async function retryUntil<T>(team: NatsTeam, what: string, fn: () => Promise<T>)
       await sleep(delay);
       delay = Math.min(delay * 2, 1_000);
     }
+  }
+}
+
+export interface ReadOptions {
+  /** Only subjects matching this (one filter: nats-server 2.9 takes no more). */
+  filter?: string;
+  /** Where a reader starts: asked again for every new reader, so it can resume after what was handled. */
+  start: () => Partial<OrderedConsumerOptions>;
+  /**
+   * Whether the stream holds messages this reader has not handled yet; asked when a reader idles between
+   * two heartbeats. Yes means the reader is stuck, and it is replaced.
+   */
+  expectMore: () => Promise<boolean>;
+  signal: AbortSignal;
+  /** A reader stopped (its node was lost) and another starts; for logs. */
+  onRestart?: (reason: string) => void;
+}
+
+/** Heartbeats a reader may miss before it is replaced. */
+const MAX_MISSED_HEARTBEATS = 2;
+
+/**
+ * Reads a stream in order with an ordered consumer, awaiting `handle` for each message, until `signal` is
+ * aborted or the connection closes. A new reader, from `options.start()`, replaces one that is stuck: with
+ * nats.js 3 and nats-server 2.9, a reader whose node was lost reports missed heartbeats forever without
+ * starting again, and one whose stream moved to a new leader can go on receiving heartbeats that report
+ * no new messages while the stream has them (both seen in tests/nats-cluster.test.ts). Only an idle
+ * reader is suspected: one busy in `handle` (a gateway that is down) is left alone.
+ */
+export async function readStream(
+  team: NatsTeam,
+  stream: string,
+  options: ReadOptions,
+  handle: (m: JsMsg) => Promise<void> | void,
+): Promise<void> {
+  const { signal } = options;
+  while (!signal.aborted && !team.nc.isClosed()) {
+    let stalled: string | null = null;
+    try {
+      const consumer = await retryUntil(team, `read the stream ${stream}`, () =>
+        team.js.consumers.get(stream, {
+          ...(options.filter === undefined ? {} : { filter_subjects: options.filter }),
+          ...options.start(),
+        }),
+      );
+      const messages = await consumer.consume({ max_messages: 256, expires: READ_EXPIRES_MS });
+      const close = () => void messages.close().catch(() => {});
+      signal.addEventListener('abort', close, { once: true });
+      if (signal.aborted) close(); // aborted while the reader was being set up
+      let busy = false;
+      let progressed = true;
+      void (async () => {
+        for await (const status of messages.status()) {
+          if (status.type === 'heartbeats_missed' && status.count >= MAX_MISSED_HEARTBEATS) {
+            stalled = `no heartbeat from the server for ${status.count} periods`;
+            close();
+          } else if (status.type === 'heartbeat') {
+            const idle = !busy && !progressed;
+            progressed = false;
+            if (idle && (await options.expectMore().catch(() => false))) {
+              stalled = 'the stream has messages the reader is not given';
+              close();
+            }
+          }
+        }
+      })().catch(() => {});
+      try {
+        for await (const m of messages) {
+          if (signal.aborted) break;
+          busy = true;
+          try {
+            await handle(m);
+          } finally {
+            busy = false;
+            progressed = true;
+          }
+        }
+      } finally {
+        signal.removeEventListener('abort', close);
+        close();
+      }
+    } catch (err) {
+      if (signal.aborted) break;
+      stalled = (err as Error).message;
+    }
+    if (stalled !== null) options.onRestart?.(stalled);
+    if (!signal.aborted) await sleep(250, undefined, { signal }).catch(() => {});
   }
 }

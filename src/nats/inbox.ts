@@ -20,6 +20,7 @@ import {
   type NatsTeam,
   type Published,
   publishOnce,
+  readStream,
 } from './connection.js';
 import { agentToken, inboxSubjectSender } from './names.js';
 
@@ -142,11 +143,6 @@ export class NatsInbox {
       discard: 'old',
     });
     const cursor = await InboxCursor.load(deps.cursorFile, stream, info.created);
-    const consumer = await team.js.consumers.get(stream, {
-      deliver_policy: 'by_start_sequence',
-      opt_start_seq: cursor.seq + 1,
-    });
-    const messages = await consumer.consume({ max_messages: 256 });
     const validate = new Ajv({
       allErrors: false,
       coerceTypes: false,
@@ -155,19 +151,32 @@ export class NatsInbox {
       strict: true,
     }).compile(ENVELOPE_SCHEMA);
     const stop = new AbortController();
-    stop.signal.addEventListener('abort', () => void messages.close().catch(() => {}), { once: true });
+    const { signal } = stop;
     const done = (async () => {
       try {
-        for await (const m of messages) {
-          let delay = RETRY_DELAY_MS;
-          while ((await take(m, deps, validate)) === 'retry') {
-            if (stop.signal.aborted) return;
-            await sleep(delay, undefined, { signal: stop.signal }).catch(() => {});
-            if (stop.signal.aborted) return;
-            delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
-          }
-          cursor.advance(m.seq);
-        }
+        await readStream(
+          team,
+          stream,
+          {
+            // From the cursor: a new reader (after a restart, or a lost node) resumes after what was settled.
+            start: () => ({ deliver_policy: 'by_start_sequence', opt_start_seq: cursor.seq + 1 }),
+            expectMore: async () => (await team.jsm.streams.info(stream)).state.last_seq > cursor.seq,
+            signal,
+            onRestart: (reason) => deps.log.warn({ stream, reason }, 'inbox reader started again'),
+          },
+          async (m) => {
+            if (m.seq <= cursor.seq) return;
+            let delay = RETRY_DELAY_MS;
+            while ((await take(m, deps, validate)) === 'retry') {
+              // The ones after it wait: a later envelope never overtakes one that is not delivered yet.
+              if (signal.aborted) return;
+              await sleep(delay, undefined, { signal }).catch(() => {});
+              if (signal.aborted) return;
+              delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+            }
+            cursor.advance(m.seq);
+          },
+        );
       } finally {
         await cursor.flush();
       }
