@@ -240,12 +240,20 @@ describeNats('nats inbox - signed envelopes through a real nats-server', () => {
     });
   });
 
-  it('nats inbox - connecting to a port without a server is OIS_ERR_NATS_UNREACHABLE', async () => {
+  it('nats inbox - no server, a bad team name, a server without JetStream: each its own error', async () => {
     await expect(
       connectNatsTeam({ servers: ['nats://127.0.0.1:1'], team: uniqueTeam(), connectTimeoutMs: 1000 }),
     ).rejects.toMatchObject({ code: 'OIS_ERR_NATS_UNREACHABLE' });
     await expect(connectNatsTeam({ servers: servers.servers, team: 'Not A Team' })).rejects.toMatchObject({
       code: 'OIS_ERR_NATS_TEAM_INVALID',
     });
+    const plain = await startNats({ jetstream: false });
+    try {
+      await expect(connectNatsTeam({ servers: plain.servers, team: uniqueTeam() })).rejects.toMatchObject({
+        code: 'OIS_ERR_NATS_JETSTREAM',
+      });
+    } finally {
+      await plain.stop();
+    }
   });
 });

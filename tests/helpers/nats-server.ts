@@ -131,19 +131,12 @@ function makeNode(name: string, dir: string, port: number, config: string): Nats
   return node;
 }
 
-/** One JetStream server on a free loopback port. */
-export async function startNats(): Promise<NatsServers> {
+/** One JetStream server on a free loopback port (`jetstream: false`: a plain NATS server, for errors). */
+export async function startNats(options: { jetstream?: boolean } = {}): Promise<NatsServers> {
   const dir = await mkdtemp(join(tmpdir(), 'ois-nats-'));
   const port = await freePort();
-  const node = makeNode(
-    'n1',
-    dir,
-    port,
-    `server_name: n1
-listen: 127.0.0.1:${port}
-jetstream { store_dir: "${join(dir, 'n1')}" }
-`,
-  );
+  const jetstream = options.jetstream === false ? '' : `jetstream { store_dir: "${join(dir, 'n1')}" }\n`;
+  const node = makeNode('n1', dir, port, `server_name: n1\nlisten: 127.0.0.1:${port}\n${jetstream}`);
   return launch([node], dir);
 }
 
