@@ -8,7 +8,7 @@ import type {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { OisError } from '../errors.js';
-import { type TeamNames, teamNames } from './names.js';
+import { serversForDisplay, type TeamNames, teamNames } from './names.js';
 
 /** How long a write keeps trying (a cluster electing a new stream leader takes a few seconds). */
 export const DEFAULT_NATS_WRITE_DEADLINE_MS = 30_000;
@@ -80,7 +80,7 @@ export async function connectNatsTeam(options: NatsTeamOptions): Promise<NatsTea
   } catch (err) {
     throw new OisError(
       'OIS_ERR_NATS_UNREACHABLE',
-      `no NATS server answered at ${options.servers.join(', ')}: ${(err as Error).message}`,
+      `no NATS server answered at ${serversForDisplay(options.servers)}: ${(err as Error).message}`,
       { cause: err },
     );
   }
@@ -91,7 +91,7 @@ export async function connectNatsTeam(options: NatsTeamOptions): Promise<NatsTea
     await nc.close().catch(() => {});
     throw new OisError(
       'OIS_ERR_NATS_JETSTREAM',
-      `JetStream does not answer on ${options.servers.join(', ')}: ${(err as Error).message}`,
+      `JetStream does not answer on ${serversForDisplay(options.servers)}: ${(err as Error).message}`,
       { cause: err, hint: 'start nats-server with JetStream (-js, or a jetstream {} block)' },
     );
   }
@@ -202,7 +202,7 @@ export async function retryUntil<T>(team: NatsTeam, what: string, fn: () => Prom
       if (team.nc.isClosed() || Date.now() + delay > deadline) {
         throw new OisError(
           'OIS_ERR_NATS_UNREACHABLE',
-          `NATS (${team.servers.join(', ')}) did not ${what} within ${Math.round(team.writeDeadlineMs / 1000)} s: ${(err as Error).message}`,
+          `NATS (${serversForDisplay(team.servers)}) did not ${what} within ${Math.round(team.writeDeadlineMs / 1000)} s: ${(err as Error).message}`,
           { cause: err },
         );
       }

@@ -8,4 +8,12 @@ export {
   type Published,
 } from './connection.js';
 export { NatsInbox, type NatsInboxDeps, sendToInbox } from './inbox.js';
-export { agentToken, natsTeamName, type TeamNames, teamNames } from './names.js';
+export {
+  agentToken,
+  chatSubjectDate,
+  inboxSubjectSender,
+  natsTeamName,
+  serversForDisplay,
+  type TeamNames,
+  teamNames,
+} from './names.js';

@@ -74,3 +74,12 @@ export function inboxSubjectSender(subject: string): string | null {
   const parts = subject.split('.');
   return parts.length === 5 && parts[2] === 'inbox' ? parts[4]! : null;
 }
+
+/**
+ * Server URLs as they may appear in messages and logs: a user and password written into a URL
+ * (`nats://alice:secret@host:4222`) are never shown.
+ * @example serversForDisplay(['nats://alice:secret@10.0.0.5:4222']) // 'nats://***@10.0.0.5:4222'
+ */
+export function serversForDisplay(servers: string[]): string {
+  return servers.map((s) => s.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1***@')).join(', ');
+}
