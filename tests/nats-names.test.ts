@@ -1,3 +1,9 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
   agentToken,
@@ -7,6 +13,7 @@ import {
   serversForDisplay,
   teamNames,
 } from '../src/nats/index.js';
+import { ROOT } from './helpers/spec-blocks.js';
 
 describe('nats names - the mapping of specs/nats.md', () => {
   it('nats names - the examples of the spec', () => {
@@ -43,5 +50,31 @@ describe('nats names - the mapping of specs/nats.md', () => {
       'nats://***@10.0.0.5:4222, nats://10.0.0.6:4222',
     );
     expect(serversForDisplay(['tls://token@host:4222'])).toBe('tls://***@host:4222');
+  });
+});
+
+describe('nats names - the client libraries load on first connect only', () => {
+  it('nats names - importing the NATS backend loads no @nats-io module (a folder team never pays for it)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ois-nats-lazy-'));
+    try {
+      const file = join(dir, 'modules.txt');
+      const room = pathToFileURL(join(ROOT, 'dist', 'nats', 'index.js')).href;
+      await promisify(execFile)(
+        process.execPath,
+        [
+          '--import',
+          join(ROOT, 'tests', 'helpers', 'record-modules.mjs'),
+          '--input-type=module',
+          '-e',
+          `const m = await import(${JSON.stringify(room)}); if (typeof m.connectNatsTeam !== 'function') process.exit(3);`,
+        ],
+        { env: { PATH: process.env.PATH, OIS_RECORD_MODULES: file } },
+      );
+      const loaded = (await readFile(file, 'utf8')).split('\n');
+      expect(loaded.some((m) => m.includes(join('dist', 'nats', 'chat.js')))).toBe(true);
+      expect(loaded.filter((m) => m.includes('@nats-io'))).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
