@@ -40,7 +40,7 @@ describeNats('nats cluster - three JetStream nodes, replicas 3, one node lost mi
     await cluster?.stop();
   }, 60_000);
 
-  it('nats cluster - 1,000 chat appends and 1,000 envelopes from 8 senders: nothing lost, nothing twice, each sender in order', async () => {
+  it('nats cluster - 1,000 chat appends and 1,000 envelopes from 8 senders: nothing lost, nothing twice, each sender in order (log, follower, deliveries)', async () => {
     const team = uniqueTeam('cluster');
     const connect = async (name: string): Promise<NatsTeam> => {
       const t = await connectNatsTeam({
@@ -81,6 +81,22 @@ describeNats('nats cluster - three JetStream nodes, replicas 3, one node lost mi
     close.push(() => inbox.close());
     const chats = await Promise.all(senders.map(async (s) => NatsChatLog.open(await connect(s.name))));
     const links = await Promise.all(senders.map((s) => connect(`${s.name}-send`)));
+    // A follower of the chat log (as `ois chat --follow` and the viewer), on its own connection, through
+    // the node loss too; its clock says the entries' day.
+    const followed: { id: string; from: string; body: string }[] = [];
+    const following = new AbortController();
+    close.push(() => following.abort());
+    let followReady = false;
+    const follower = (await NatsChatLog.open(await connect('follower'))).follow(
+      {
+        signal: following.signal,
+        now: () => new Date('2026-11-21T12:00:00.000Z'),
+        onReady: () => (followReady = true),
+        onError: () => {},
+      },
+      (e) => followed.push({ id: e.id, from: e.from, body: e.body }),
+    );
+    await until('the follower to start', () => followReady);
 
     let appended = 0;
     let sent = 0;
@@ -154,7 +170,10 @@ describeNats('nats cluster - three JetStream nodes, replicas 3, one node lost mi
         );
       },
     );
+    await until('the follower saw every entry', () => followed.length >= SENDERS * EACH, 60_000, 100);
     await new Promise((r) => setTimeout(r, 500));
+    following.abort();
+    await follower;
     const entries = (await chats[0]!.readDay('2026-11-21')).entries;
     console.log(
       `nats cluster: killed ${killed!.node} after ${killed!.appended} appends and ${killed!.sent} sends; ${SENDERS * EACH * 2} writes in ${seconds.toFixed(1)} s; inbox reader restarts: ${restarts.length}`,
@@ -163,6 +182,7 @@ describeNats('nats cluster - three JetStream nodes, replicas 3, one node lost mi
     for (const [what, got] of [
       ['chat log', entries.map((e) => ({ id: e.id, from: e.from, body: e.body }))],
       ['deliveries', delivered],
+      ['followed', followed],
     ] as const) {
       expect(got, what).toHaveLength(SENDERS * EACH);
       expect(new Set(got.map((g) => g.id)).size, `${what}: ids once`).toBe(SENDERS * EACH);
