@@ -5,6 +5,8 @@
 //    process making the same POST, alternating, medians. Target: ois <= 1.5x bare node.
 // 2. Chat log: 8 writer processes appending concurrently to one day's log. Target: >= 300 entries/s in
 //    total, none lost.
+// Then the daemon, NATS (folder vs a three-node JetStream cluster, target >= 2,000 deliveries/s), the
+// viewer, tasks, memory and search, each in its own file.
 //
 // Usage: npm run bench [-- --runs 30 --entries 100]
 import { execFile, spawn } from 'node:child_process';
@@ -18,6 +20,7 @@ import { parseChatLog } from '../dist/chatlog/index.js';
 import { startGatewaySimulator } from '../dist/simulator/index.js';
 import { benchDaemon } from './daemon.js';
 import { benchMemory } from './memory.js';
+import { benchNats, reportNats } from './nats.js';
 import { benchSearch, reportSearch } from './search.js';
 import { benchTasks } from './tasks.js';
 import { benchViewer } from './viewer.js';
@@ -231,6 +234,7 @@ console.log(
 console.log(
   `  RSS under load          ${d.rssSeries.map((x) => `${x.rssMb.toFixed(0)} MB after ${x.sent}`).join(', ')}`,
 );
+const natsOk = reportNats(await benchNats(), d.daemonRate);
 const v = await benchViewer();
 console.log(`\nviewer: first page (${v.pageSize} entries) of a day of ${v.entries} entries, server time`);
 console.log(
@@ -258,6 +262,7 @@ console.log(
 const searchOk = reportSearch(await benchSearch());
 const failed =
   !searchOk ||
+  !natsOk ||
   ratio > 1.5 ||
   agentsRatio > 1.8 ||
   c.perSecond < 300 ||

@@ -22,6 +22,8 @@ const RANK: Record<string, number> = {
   skills: 4,
   doctor: 5,
   tasks: 5,
+  // The NATS backend implements the seams of chatlog/ and federation/ (and carries their envelopes).
+  nats: 5,
   server: 6,
   cli: 7,
   plugin: 8,

@@ -1,3 +1,4 @@
+export { type ChatAppend, type ChatLog, FolderChatLog } from './backend.js';
 export {
   CHAT_FORMAT_VERSION,
   type ChatDelivery,
@@ -32,6 +33,7 @@ export {
   DEFAULT_FOLLOW_GRACE_MS,
   DEFAULT_FOLLOW_INTERVAL_MS,
   dayFile,
+  entryMatcher,
   type FollowOptions,
   followChat,
   listDays,

@@ -111,7 +111,8 @@ export interface ChatQuery extends ChatFilter {
   now?: Date;
 }
 
-function matcher(filter: ChatFilter): (entry: ParsedChatEntry) => boolean {
+/** The test behind `with` and `grep`, for every backend's reader and follower. */
+export function entryMatcher(filter: ChatFilter): (entry: ParsedChatEntry) => boolean {
   const who = filter.with?.trim().toLowerCase();
   const grep = filter.grep?.toLowerCase();
   return (entry) => {
@@ -194,7 +195,7 @@ export async function queryChat(store: TeamStore, query: ChatQuery = {}): Promis
   } else if (query.allDays) days = await listDays(store);
   else days = [utcDate(query.now ?? new Date())];
 
-  const matches = matcher(query);
+  const matches = entryMatcher(query);
   const sinceMs = query.since?.getTime();
   const result: ParsedChatEntry[] = [];
   const keep = (entry: ParsedChatEntry) => {
@@ -242,6 +243,8 @@ export interface FollowOptions extends ChatFilter {
    * first error rejects the returned promise.
    */
   onError?: (err: unknown) => void;
+  /** Called once the follower has its starting point: every entry appended after this is seen. */
+  onReady?: () => void;
 }
 
 interface Cursor {
@@ -272,7 +275,7 @@ export async function followChat(
   const { signal } = options;
   const interval = options.intervalMs ?? DEFAULT_FOLLOW_INTERVAL_MS;
   const now = options.now ?? (() => new Date());
-  const matches = matcher(options);
+  const matches = entryMatcher(options);
 
   const open = async (date: string, from: 'start' | 'end'): Promise<Cursor> => {
     const cursor: Cursor = { date, offset: 0, lines: 0, pending: Buffer.alloc(0) };
@@ -312,6 +315,7 @@ export async function followChat(
     options.onError(err);
     cursors = [{ date: today, offset: 0, lines: 0, pending: Buffer.alloc(0) }];
   }
+  options.onReady?.();
   let graceUntil = 0;
 
   while (!signal.aborted) {

@@ -1,0 +1,300 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type {
+  JetStreamClient,
+  JetStreamManager,
+  JsMsg,
+  OrderedConsumerOptions,
+  StreamConfig,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { OisError } from '../errors.js';
+import { serversForDisplay, type TeamNames, teamNames } from './names.js';
+
+/** How long a write keeps trying (a cluster electing a new stream leader takes a few seconds). */
+export const DEFAULT_NATS_WRITE_DEADLINE_MS = 30_000;
+/** How long one publish waits for its acknowledgement before it is sent again with the same id. */
+const PUBLISH_TIMEOUT_MS = 5_000;
+/**
+ * The streams' dedupe window: a write repeated within it (same `Nats-Msg-Id`) is stored once. Longer than
+ * the write deadline, so a write retried until its deadline is never stored twice.
+ */
+export const DUPLICATE_WINDOW_MS = 10 * 60_000;
+/**
+ * How long one pull of a reader waits; the server sends heartbeats at half of it, and a reader that misses
+ * two starts again from its last sequence (on another node, when one was lost). The client's default (30 s)
+ * would leave a reader stalled for a minute after a node loss.
+ */
+export const READ_EXPIRES_MS = 5_000;
+
+export interface NatsTeamOptions {
+  /** Server URLs (`nats://host:4222`); the client fails over between them. */
+  servers: string[];
+  /** The team's name on NATS (subjects `ois.<team>.…`). */
+  team: string;
+  /** Replicas of the streams this instance creates: 1 for one server, 3 for a three-node cluster. */
+  replicas?: number;
+  /** The connection's name as the server's monitoring shows it (this instance's agent name). */
+  name?: string;
+  /** How long connecting may take. */
+  connectTimeoutMs?: number;
+  /** How long a write keeps trying through reconnects and leader elections. */
+  writeDeadlineMs?: number;
+}
+
+/** One instance's connection to its team on NATS, with JetStream. */
+export interface NatsTeam {
+  readonly names: TeamNames;
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly replicas: number;
+  readonly writeDeadlineMs: number;
+  readonly servers: string[];
+  /** Closes the connection (after flushing what was published). */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to the team's NATS servers and checks that JetStream answers. The client libraries are loaded
+ * here, on first use, so that a folder team never loads them. Throws `OIS_ERR_NATS_UNREACHABLE` when no
+ * server answers and `OIS_ERR_NATS_JETSTREAM` when JetStream is off.
+ */
+export async function connectNatsTeam(options: NatsTeamOptions): Promise<NatsTeam> {
+  const names = teamNames(options.team);
+  const [{ connect }, { jetstream, jetstreamManager }] = await Promise.all([
+    import('@nats-io/transport-node'),
+    import('@nats-io/jetstream'),
+  ]);
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: options.servers,
+      name: options.name ?? 'ois',
+      timeout: options.connectTimeoutMs ?? 5_000,
+      // A lost server is expected in a cluster: keep reconnecting to the others, without end, and buffer
+      // what is published meanwhile (the writes below wait for their acknowledgements anyway).
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: false,
+    });
+  } catch (err) {
+    throw new OisError(
+      'OIS_ERR_NATS_UNREACHABLE',
+      `no NATS server answered at ${serversForDisplay(options.servers)}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  let jsm: JetStreamManager;
+  try {
+    jsm = await jetstreamManager(nc, { timeout: PUBLISH_TIMEOUT_MS });
+  } catch (err) {
+    await nc.close().catch(() => {});
+    throw new OisError(
+      'OIS_ERR_NATS_JETSTREAM',
+      `JetStream does not answer on ${serversForDisplay(options.servers)}: ${(err as Error).message}`,
+      { cause: err, hint: 'start nats-server with JetStream (-js, or a jetstream {} block)' },
+    );
+  }
+  return {
+    names,
+    nc,
+    js: jetstream(nc, { timeout: PUBLISH_TIMEOUT_MS }),
+    jsm,
+    replicas: options.replicas ?? 1,
+    writeDeadlineMs: options.writeDeadlineMs ?? DEFAULT_NATS_WRITE_DEADLINE_MS,
+    servers: options.servers,
+    close: async () => {
+      await nc.drain().catch(() => nc.close());
+    },
+  };
+}
+
+/** JetStream API error codes (nats-server `server/errors.json`) this module tells apart. */
+export const JS_CODES = {
+  streamNotFound: 10059,
+  streamNameInUse: 10058,
+} as const;
+
+function apiCode(err: unknown): number | undefined {
+  const e = err as { apiError?: () => { err_code?: number } } | null;
+  return typeof e?.apiError === 'function' ? e.apiError().err_code : undefined;
+}
+
+/** True for a JetStream API error with this code. */
+export function isApiError(err: unknown, code: number): boolean {
+  return apiCode(err) === code;
+}
+
+/**
+ * Creates a stream unless it exists (any instance may be first; creating the same stream twice is a no-op
+ * for the server). Retried until the write deadline: a cluster that just lost a node needs a few seconds to
+ * elect a leader. Throws `OIS_ERR_NATS_JETSTREAM` when the server refuses the stream.
+ */
+export async function ensureStream(team: NatsTeam, config: Partial<StreamConfig> & { name: string }) {
+  return retryUntil(team, `create the stream ${config.name}`, async () => {
+    try {
+      return await team.jsm.streams.info(config.name);
+    } catch (err) {
+      if (!isApiError(err, JS_CODES.streamNotFound)) throw err;
+    }
+    try {
+      return await team.jsm.streams.add(config);
+    } catch (err) {
+      if (isApiError(err, JS_CODES.streamNameInUse)) return team.jsm.streams.info(config.name);
+      if (apiCode(err) !== undefined) {
+        throw new OisError(
+          'OIS_ERR_NATS_JETSTREAM',
+          `JetStream refused the stream ${config.name}: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  });
+}
+
+/** The result of a publish that JetStream acknowledged. */
+export interface Published {
+  seq: number;
+  duplicate: boolean;
+}
+
+/**
+ * Publishes with a `Nats-Msg-Id` and waits for JetStream's acknowledgement, publishing again (same id) after
+ * a timeout, a lost connection or a stream without a leader, until the write deadline. The server stores a
+ * message once per id within the duplicate window, so a repeat never doubles it: the answer of the repeat
+ * says `duplicate`. `fatal` picks the errors that no repeat can fix (thrown at once).
+ */
+export async function publishOnce(
+  team: NatsTeam,
+  subject: string,
+  data: Uint8Array,
+  msgID: string,
+  fatal: (err: unknown) => Promise<OisError | null> = async () => null,
+): Promise<Published> {
+  return retryUntil(
+    team,
+    `store ${msgID} (it may be stored; repeating it with the same id is safe)`,
+    async () => {
+      try {
+        const ack = await team.js.publish(subject, data, { msgID, timeout: PUBLISH_TIMEOUT_MS });
+        return { seq: ack.seq, duplicate: ack.duplicate };
+      } catch (err) {
+        throw (await fatal(err)) ?? err;
+      }
+    },
+  );
+}
+
+/**
+ * Runs `fn` until it succeeds or throws an OisError, backing off, until the team's write deadline: for
+ * writes with a `Nats-Msg-Id` and for reads, which are safe to repeat. A timeout, a lost connection or a
+ * stream without a leader becomes `OIS_ERR_NATS_UNREACHABLE` once the deadline has passed.
+ */
+export async function retryUntil<T>(team: NatsTeam, what: string, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + team.writeDeadlineMs;
+  let delay = 100;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof OisError) throw err;
+      if (team.nc.isClosed() || Date.now() + delay > deadline) {
+        throw new OisError(
+          'OIS_ERR_NATS_UNREACHABLE',
+          `NATS (${serversForDisplay(team.servers)}) did not ${what} within ${Math.round(team.writeDeadlineMs / 1000)} s: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, 1_000);
+    }
+  }
+}
+
+export interface ReadOptions {
+  /** Only subjects matching this (one filter: nats-server 2.9 takes no more). */
+  filter?: string;
+  /** Where a reader starts: asked again for every new reader, so it can resume after what was handled. */
+  start: () => Partial<OrderedConsumerOptions>;
+  /**
+   * Whether the stream holds messages this reader has not handled yet; asked when a reader idles between
+   * two heartbeats. Yes means the reader is stuck, and it is replaced.
+   */
+  expectMore: () => Promise<boolean>;
+  signal: AbortSignal;
+  /** A reader stopped (its node was lost) and another starts; for logs. */
+  onRestart?: (reason: string) => void;
+}
+
+/** Heartbeats a reader may miss before it is replaced. */
+const MAX_MISSED_HEARTBEATS = 2;
+
+/**
+ * Reads a stream in order with an ordered consumer, awaiting `handle` for each message, until `signal` is
+ * aborted or the connection closes. A new reader, from `options.start()`, replaces one that is stuck: with
+ * nats.js 3 and nats-server 2.9, a reader whose node was lost reports missed heartbeats forever without
+ * starting again, and one whose stream moved to a new leader can go on receiving heartbeats that report
+ * no new messages while the stream has them (both seen in tests/nats-cluster.test.ts). Only an idle
+ * reader is suspected: one busy in `handle` (a gateway that is down) is left alone.
+ */
+export async function readStream(
+  team: NatsTeam,
+  stream: string,
+  options: ReadOptions,
+  handle: (m: JsMsg) => Promise<void> | void,
+): Promise<void> {
+  const { signal } = options;
+  while (!signal.aborted && !team.nc.isClosed()) {
+    let stalled: string | null = null;
+    try {
+      const consumer = await retryUntil(team, `read the stream ${stream}`, () =>
+        team.js.consumers.get(stream, {
+          ...(options.filter === undefined ? {} : { filter_subjects: options.filter }),
+          ...options.start(),
+        }),
+      );
+      const messages = await consumer.consume({ max_messages: 256, expires: READ_EXPIRES_MS });
+      const close = () => void messages.close().catch(() => {});
+      signal.addEventListener('abort', close, { once: true });
+      if (signal.aborted) close(); // aborted while the reader was being set up
+      let busy = false;
+      let progressed = true;
+      void (async () => {
+        for await (const status of messages.status()) {
+          if (status.type === 'heartbeats_missed' && status.count >= MAX_MISSED_HEARTBEATS) {
+            stalled = `no heartbeat from the server for ${status.count} periods`;
+            close();
+          } else if (status.type === 'heartbeat') {
+            const idle = !busy && !progressed;
+            progressed = false;
+            if (idle && (await options.expectMore().catch(() => false))) {
+              stalled = 'the stream has messages the reader is not given';
+              close();
+            }
+          }
+        }
+      })().catch(() => {});
+      try {
+        for await (const m of messages) {
+          if (signal.aborted) break;
+          busy = true;
+          try {
+            await handle(m);
+          } finally {
+            busy = false;
+            progressed = true;
+          }
+        }
+      } finally {
+        signal.removeEventListener('abort', close);
+        close();
+      }
+    } catch (err) {
+      if (signal.aborted) break;
+      stalled = (err as Error).message;
+    }
+    if (stalled !== null) options.onRestart?.(stalled);
+    if (!signal.aborted) await sleep(250, undefined, { signal }).catch(() => {});
+  }
+}
