@@ -30,6 +30,10 @@ const common = {
   external: ['fastify', '@fastify/*', 'pino', 'pino-*', 'playwright-core'],
   logLevel: 'warning',
   legalComments: 'none',
+  // import() becomes require(): a command bundle then loads as a plain CommonJS file (an import() of one goes
+  // through the ES module loader, which also scans the whole file for its exports), and bin/ois.js loads
+  // every bundle with its own compiled-code cache.
+  supported: { 'dynamic-import': false },
 };
 
 // The command list loads each command with import('./<name>.js'): in the bundle, that is the command's own
