@@ -6,7 +6,7 @@
 //
 // Why esbuild: it bundles and tree-shakes TypeScript-built ESM in well under a second, and its Linux binary
 // comes from the npm registry as an optional dependency (@esbuild/linux-x64).
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,10 @@ const common = {
   external: ['fastify', '@fastify/*', 'pino', 'pino-*', 'playwright-core'],
   logLevel: 'warning',
   legalComments: 'none',
+  // import() becomes require(): a command bundle then loads as a plain CommonJS file (an import() of one goes
+  // through the ES module loader, which also scans the whole file for its exports), and bin/ois.js loads
+  // every bundle with its own compiled-code cache.
+  supported: { 'dynamic-import': false },
 };
 
 // The command list loads each command with import('./<name>.js'): in the bundle, that is the command's own
@@ -108,3 +112,26 @@ await Promise.all([
     outExtension: { '.js': '.cjs' },
   }),
 ]);
+
+// One non-ASCII character anywhere (a comment, a regular expression, a string: esbuild escapes only the
+// strings) makes V8 hold the whole source as two bytes per character: 4 MB instead of 2 for serve.cjs, in
+// every daemon. Every one becomes a \u escape, which means the same thing in a string, a template, a regular
+// expression, an identifier or a comment; only a String.raw template would change, so one with such a
+// character fails the build instead.
+const out = join(root, 'dist', 'bundle');
+for (const file of [
+  join(out, 'main.cjs'),
+  ...readdirSync(join(out, 'commands')).map((f) => join(out, 'commands', f)),
+]) {
+  const text = readFileSync(file, 'utf8');
+  if (!/[\u0080-\uffff]/.test(text)) continue;
+  for (const raw of text.matchAll(/String\.raw`[^`]*`/g)) {
+    if (/[\u0080-\uffff]/.test(raw[0]))
+      throw new Error(`${file}: a String.raw template holds a non-ASCII character; write it as \\u`);
+  }
+  const ascii = text.replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  writeFileSync(file, ascii);
+}

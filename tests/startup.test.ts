@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -64,5 +64,54 @@ describe('startup - a command loads only what it needs', () => {
       ).toEqual([]);
       expect(loaded.filter((m) => /node_modules\/(undici|fastify)\//.test(m))).toEqual([]);
     }
+  });
+});
+
+describe('startup - compiled code kept across runs', () => {
+  /** A copy of the entry and the bundles, so a test can rebuild "its" bundle without touching dist/. */
+  async function copyOfOis(): Promise<{ bin: string; main: string; cache: string }> {
+    const dir = await tempDir('ois-startup-cache-');
+    await cp(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+    await cp(join(ROOT, 'dist', 'bundle'), join(dir, 'dist', 'bundle'), { recursive: true });
+    await cp(join(ROOT, 'package.json'), join(dir, 'package.json'));
+    return {
+      bin: join(dir, 'bin', 'ois.js'),
+      main: join(dir, 'dist', 'bundle', 'main.cjs'),
+      cache: join(dir, 'compile-cache'),
+    };
+  }
+  const version = async (bin: string, env: Record<string, string>) =>
+    (await run(process.execPath, [bin, '--version'], { env: { PATH: process.env.PATH, ...env } })).stdout;
+  /** The files ois keeps in Node's compile cache folder (one per bundle). */
+  async function kept(cache: string): Promise<string[]> {
+    const [sub] = await readdir(cache);
+    return readdir(join(cache, sub!, 'ois')).catch(() => []);
+  }
+
+  it('startup - the code of a bundle is kept, and a rebuilt bundle of the same size never runs the old code', async () => {
+    const ois = await copyOfOis();
+    const env = { NODE_COMPILE_CACHE: ois.cache };
+    expect(await version(ois.bin, env)).toBe('0.1.0\n');
+    expect((await kept(ois.cache)).filter((f) => f.endsWith('-main.cjs.none'))).toHaveLength(1);
+    expect(await version(ois.bin, env)).toBe('0.1.0\n');
+    // V8 checks a cache against the source's length only: the same length with other code must not pass.
+    const text = await readFile(ois.main, 'utf8');
+    await writeFile(ois.main, text.replace('var VERSION = "0.1.0"', 'var VERSION = "9.9.9"'));
+    expect(await version(ois.bin, env)).toBe('9.9.9\n');
+    // A damaged cache file is refused by V8 and written again.
+    const [file] = (await kept(ois.cache)).filter((f) => f.endsWith('-main.cjs.none'));
+    const path = join(ois.cache, (await readdir(ois.cache))[0]!, 'ois', file!);
+    const data = await readFile(path);
+    await writeFile(path, Buffer.concat([data.subarray(0, data.indexOf(10) + 1), Buffer.alloc(64, 7)]));
+    expect(await version(ois.bin, env)).toBe('9.9.9\n');
+    expect((await readFile(path)).length).toBeGreaterThan(1000);
+    expect(await version(ois.bin, env)).toBe('9.9.9\n');
+  });
+
+  it('startup - NODE_DISABLE_COMPILE_CACHE keeps nothing', async () => {
+    const ois = await copyOfOis();
+    const env = { NODE_COMPILE_CACHE: ois.cache, NODE_DISABLE_COMPILE_CACHE: '1' };
+    expect(await version(ois.bin, env)).toBe('0.1.0\n');
+    expect(await readdir(ois.cache).catch(() => [])).toEqual([]);
   });
 });

@@ -224,7 +224,7 @@ const BODY = String.raw`
           var card = el('div', 'card');
           card.dataset.id = t.id;
           card.appendChild(el('div', 'text', t.text.split('\n')[0]));
-          card.appendChild(el('div', 'meta', t.from + ' → ' + t.to + ' · ' + t.status + ' · ' + t.priority));
+          card.appendChild(el('div', 'meta', t.from + ' \u2192 ' + t.to + ' \u00b7 ' + t.status + ' \u00b7 ' + t.priority));
           card.addEventListener('click', function () { showTask(t.id); });
           col.appendChild(card);
         });
@@ -236,10 +236,10 @@ const BODY = String.raw`
     return api('/api/tasks/' + encodeURIComponent(id)).then(function (data) {
       var box = $('task-thread');
       box.textContent = '';
-      box.appendChild(el('h2', '', data.task.from + ' → ' + data.task.to + ': ' + data.task.text.split('\n')[0]));
+      box.appendChild(el('h2', '', data.task.from + ' \u2192 ' + data.task.to + ': ' + data.task.text.split('\n')[0]));
       var ol = el('ol');
-      ol.appendChild(el('li', '', localTime(data.task.createdAt) + ' · ' + data.task.from + ' · submitted'));
-      data.events.forEach(function (e) { ol.appendChild(el('li', '', localTime(e.at) + ' · ' + e.by + ' · ' + e.status + (e.note ? ': ' + e.note : ''))); });
+      ol.appendChild(el('li', '', localTime(data.task.createdAt) + ' \u00b7 ' + data.task.from + ' \u00b7 submitted'));
+      data.events.forEach(function (e) { ol.appendChild(el('li', '', localTime(e.at) + ' \u00b7 ' + e.by + ' \u00b7 ' + e.status + (e.note ? ': ' + e.note : ''))); });
       box.appendChild(ol);
     }).catch(function (err) { status(err.message); });
   }
@@ -274,7 +274,7 @@ const BODY = String.raw`
       box.textContent = '';
       box.appendChild(el('h2', '', data.key + ' (owned by ' + data.owner + ')'));
       var ol = el('ol');
-      data.versions.forEach(function (v) { ol.appendChild(el('li', '', localTime(v.at) + ' · ' + v.author + ' · ' + v.op + (v.value !== undefined ? ': ' + v.value : ''))); });
+      data.versions.forEach(function (v) { ol.appendChild(el('li', '', localTime(v.at) + ' \u00b7 ' + v.author + ' \u00b7 ' + v.op + (v.value !== undefined ? ': ' + v.value : ''))); });
       box.appendChild(ol);
     }).catch(function (err) { status(err.message); });
   }
