@@ -226,6 +226,11 @@ describe('plugin - tools against a real team folder and gateways', () => {
     const got = await run(beta, 'ois_share_get', { name: 'readme.md' });
     expect(got.details).toMatchObject({ ok: true, truncated: false });
     expect(got.details.text).toBe(await readFile(join(ROOT, 'README.md'), 'utf8'));
+    const missing = await run(beta, 'ois_share_get', { name: 'nothing.md' });
+    expect(missing.details).toMatchObject({
+      ok: false,
+      error: { code: 'OIS_ERR_USAGE', message: 'no shared file nothing.md' },
+    });
     for (const name of ['../AGENTS.md', '../../config.yaml', '/etc/passwd']) {
       const r = await run(beta, 'ois_share_get', { name });
       expect(r.details.ok, name).toBe(false);

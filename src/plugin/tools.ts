@@ -288,8 +288,9 @@ export const TOOLS: OisTool[] = [
       const { store } = openInstance(ctx.config);
       const found = await getShared(store, p.name as string);
       if (!found)
-        throw new OisError('OIS_ERR_SHARED_NOT_A_FILE', `no shared file "${p.name}"`, {
-          hint: 'ois_share_list lists the files',
+        // As `ois share get` says it.
+        throw new OisError('OIS_ERR_USAGE', `no shared file ${p.name}`, {
+          hint: 'ois_share_list lists them',
         });
       const max = 64 * 1024;
       const text = found.data.subarray(0, max).toString('utf8');
