@@ -100,8 +100,10 @@ function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
 /**
  * What the plugin puts before a prompt: a note when the turn is an OIS message (who sent it, its id, how to
  * answer), the unread team notices, and the team memory most relevant to the request, each framed as data
- * within its byte budget. Notices only in the session OIS delivers into. Fail-open: whatever is not ready after `hookTimeoutMs`, or fails, is left out, and
- * the prompt goes on. Notices are marked read only when they made it into the prompt.
+ * within its byte budget; notices only in the session OIS delivers into. Fail-open: whatever is not ready
+ * after `hookTimeoutMs`, or fails, is left out, and the prompt goes on. Notices are marked read up to the
+ * newest one shown, and only when it made it into the prompt (older ones over the budget go with it;
+ * `ois notices` still lists them all).
  */
 export async function promptContext(
   event: PromptEvent,
