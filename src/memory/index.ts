@@ -22,6 +22,8 @@ export {
 } from './index-db.js';
 export { type KeyView, mergeKey } from './merge.js';
 export {
+  asDataLine,
+  cutToBytes,
   forgetMemory,
   MEMORY_KEY_FILE,
   type MemoryContext,
