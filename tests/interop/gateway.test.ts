@@ -1,10 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseChatLog } from '../../src/chatlog/index.js';
 import { parseHeader } from '../../src/federation/index.js';
-import { invokeTool } from '../../src/transport/index.js';
 import { type RunResult, runOis, tempDir } from '../helpers/cli.js';
 import { serve, stopDaemons } from '../helpers/daemon.js';
 import { gatewayContract } from '../helpers/gateway-contract.js';
@@ -12,6 +10,7 @@ import type { TestAgent } from '../helpers/team.js';
 import { type CountingProxy, startCountingProxy } from './helpers/counting-proxy.js';
 import { openclawInstall, type RealGateway, startGateway, stopAllGateways } from './helpers/gateway.js';
 import { type ModelServer, startModelServer } from './helpers/model-server.js';
+import { contentText, findInSession, sessionHistory, todaysChat } from './helpers/session.js';
 
 /**
  * The interop suite: `ois` against real openclaw gateways (version in OIS_OPENCLAW_VERSION, installed by
@@ -34,30 +33,8 @@ function ois(name: string, args: string[], input?: string): Promise<RunResult> {
   });
 }
 
-async function history(g: RealGateway): Promise<{ role?: string; content?: unknown }[]> {
-  const details = (await invokeTool(
-    { url: g.url, token: g.token, sessionKey: 'agent:main:main' },
-    'sessions_history',
-    {
-      sessionKey: 'agent:main:main',
-      limit: 50,
-    },
-  )) as { messages?: { role?: string; content?: unknown }[] };
-  return details.messages ?? [];
-}
-
-function contentText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content))
-    return content.map((p) => (typeof p === 'string' ? p : ((p as { text?: string }).text ?? ''))).join('');
-  return JSON.stringify(content ?? '');
-}
-
-async function chatEntries() {
-  const today = new Date().toISOString().slice(0, 10);
-  const text = await readFile(join(team, 'chat', `${today}.md`), 'utf8').catch(() => '');
-  return parseChatLog(text, today);
-}
+const history = sessionHistory;
+const chatEntries = () => todaysChat(team);
 
 async function setToken(from: string, peer: string, token: string): Promise<void> {
   const r = await ois(from, ['secrets', 'set', peer, '--token-stdin'], token);
@@ -126,15 +103,7 @@ gatewayContract(`real openclaw ${process.env.OIS_OPENCLAW_VERSION ?? ''}`.trim()
 
 describe(`interop - ois against real openclaw ${process.env.OIS_OPENCLAW_VERSION ?? ''} gateways`, () => {
   it('interop membership) the join request and the approval are in the real sessions, signed by who made them', async () => {
-    // A real gateway puts a sent message into the session's history when its run gets to it: poll.
-    const find = async (g: RealGateway, text: string) => {
-      for (let i = 0; i < 120; i++) {
-        const hit = (await history(g)).map((m) => contentText(m.content)).find((t) => t.includes(text));
-        if (hit) return hit;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-      return undefined;
-    };
+    const find = (g: RealGateway, text: string) => findInSession(g, (t) => t.includes(text), 120);
     const request = await find(gw.alpha, 'beta asks to join the team');
     expect(request).toBeDefined();
     expect(parseHeader(request!.slice(request!.indexOf('[OIS ')))).toMatchObject({

@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseChatLog } from '../../src/chatlog/index.js';
 import { parseHeader } from '../../src/federation/index.js';
 import { recordLocalNotice } from '../../src/notices/index.js';
 import { TOOLS } from '../../src/plugin/index.js';
@@ -13,6 +12,7 @@ import { ROOT } from '../helpers/spec-blocks.js';
 import type { TestAgent } from '../helpers/team.js';
 import { openclawCli, type RealGateway, startGateway, stopAllGateways } from './helpers/gateway.js';
 import { type ModelMessage, type ModelServer, startModelServer } from './helpers/model-server.js';
+import { contentText, findInSession, todaysChat } from './helpers/session.js';
 
 /**
  * The OpenClaw plugin in a real gateway (issue 14): alpha's gateway has the plugin installed from plugin/
@@ -34,13 +34,6 @@ function ois(name: 'alpha' | 'beta', args: string[], input?: string): Promise<Ru
   });
 }
 
-function text(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content))
-    return content.map((p) => (typeof p === 'string' ? p : ((p as { text?: string }).text ?? ''))).join('');
-  return '';
-}
-
 /**
  * The user side of the turn a request is for: every user message after the model's last word (the gateway
  * adds its own framing message after the prompt, and the plugin's context goes into the prompt's).
@@ -50,7 +43,7 @@ function turnText(messages: ModelMessage[]): string {
   return messages
     .slice(after + 1)
     .filter((m) => m.role === 'user')
-    .map((m) => text(m.content))
+    .map((m) => contentText(m.content))
     .join('\n');
 }
 
@@ -58,7 +51,7 @@ function turnText(messages: ModelMessage[]): string {
 function respond(_last: string, all: ModelMessage[]) {
   const last = turnText(all);
   const tail = all.at(-1);
-  if (tail?.role === 'tool') return `tool result seen: ${text(tail.content).slice(0, 400)}`;
+  if (tail?.role === 'tool') return `tool result seen: ${contentText(tail.content).slice(0, 400)}`;
   if (last.includes('PLUGIN-SEND'))
     return { tool: 'ois_send', arguments: { to: 'beta', message: 'Plugin hello from alpha' } };
   if (last.includes('PLUGIN-BAD')) return { tool: 'ois_send', arguments: { to: 'nobody', message: 'x' } };
@@ -115,33 +108,8 @@ function requestsFor(marker: string) {
   return model.requests.filter((r) => turnText(r.messages).includes(marker));
 }
 
-async function history(g: RealGateway): Promise<string[]> {
-  const details = (await invokeTool(
-    { url: g.url, token: g.token, sessionKey: 'agent:main:main' },
-    'sessions_history',
-    {
-      sessionKey: 'agent:main:main',
-      limit: 50,
-    },
-  )) as { messages?: { content?: unknown }[] };
-  return (details.messages ?? []).map((m) => text(m.content));
-}
-
-async function findIn(g: RealGateway, what: (t: string) => boolean): Promise<string | undefined> {
-  for (let i = 0; i < 160; i++) {
-    const hit = (await history(g)).find(what);
-    if (hit) return hit;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return undefined;
-}
-
-async function chatEntries() {
-  const today = new Date().toISOString().slice(0, 10);
-  return (
-    await parseChatLog(await readFile(join(team, 'chat', `${today}.md`), 'utf8').catch(() => ''), today)
-  ).entries;
-}
+const findIn = (g: RealGateway, what: (t: string) => boolean) => findInSession(g, what, 160);
+const chatEntries = async () => (await todaysChat(team)).entries;
 
 const base = 24_000 + Math.floor(Math.random() * 100) * 100;
 
@@ -251,7 +219,7 @@ describe(
       // What the tool told the model: delivered through beta's daemon, signed, since alpha holds no token of beta's.
       const result = model.requests
         .flatMap((r) => r.messages)
-        .map((m) => (m.role === 'tool' ? text(m.content) : ''))
+        .map((m) => (m.role === 'tool' ? contentText(m.content) : ''))
         .find((t) => t.includes('"deliveries"'));
       expect(JSON.parse(result!).deliveries).toMatchObject([
         { to: 'beta', outcome: 'delivered', via: 'federated' },
@@ -265,7 +233,9 @@ describe(
     it('plugin 3) a tool error reaches the model as a readable result', async () => {
       await prompt('PLUGIN-BAD send to someone who is not in the team');
       const toolMessages = model.requests.flatMap((r) => r.messages).filter((m) => m.role === 'tool');
-      const error = toolMessages.map((m) => text(m.content)).find((t) => t.includes('OIS_ERR_AGENT_UNKNOWN'));
+      const error = toolMessages
+        .map((m) => contentText(m.content))
+        .find((t) => t.includes('OIS_ERR_AGENT_UNKNOWN'));
       expect(error).toMatch(
         /^error OIS_ERR_AGENT_UNKNOWN: no agent named "nobody".*\nhint: known agents: alpha, beta/,
       );

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { contentText } from './session.js';
 
 /**
  * A tiny OpenAI-compatible model server for the interop suite: the real gateways use it as their model
@@ -25,14 +26,6 @@ export interface ModelMessage {
 export type Answer = string | { tool: string; arguments: Record<string, unknown> };
 
 export type Responder = (lastUserText: string, all: ModelMessage[]) => Answer;
-
-function text(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) {
-    return content.map((p) => (typeof p === 'string' ? p : ((p as { text?: string }).text ?? ''))).join('');
-  }
-  return '';
-}
 
 export async function startModelServer(respond: Responder): Promise<ModelServer> {
   const requests: ModelServer['requests'] = [];
@@ -74,7 +67,7 @@ export async function startModelServer(respond: Responder): Promise<ModelServer>
       const tools = (body.tools ?? []).map((t) => t.function?.name ?? '').filter(Boolean);
       requests.push({ messages, stream: body.stream === true, tools });
       const lastUser = [...messages].reverse().find((m) => m.role === 'user');
-      const answer = respond(text(lastUser?.content), messages);
+      const answer = respond(contentText(lastUser?.content), messages);
       const call =
         typeof answer === 'string'
           ? null
