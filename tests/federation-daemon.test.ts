@@ -11,7 +11,6 @@ import { OisError } from '../src/errors.js';
 import {
   DEFAULT_SEEN_WINDOW_MS,
   type Envelope,
-  formatPublicKey,
   newMessageId,
   parseHeader,
   SeenStore,
@@ -20,6 +19,7 @@ import {
 import { parseRegistry } from '../src/registry/index.js';
 import { federationRoutes } from '../src/server/federation-route.js';
 import { buildApp } from '../src/server/index.js';
+import { memberBlock } from './helpers/members.js';
 
 interface Harness {
   app: FastifyInstance;
@@ -50,16 +50,14 @@ async function harness(
     mallory: generateKeyPairSync('ed25519').privateKey,
     eve: generateKeyPairSync('ed25519').privateKey,
   };
-  const block = (name: string, status: string, key?: KeyObject) =>
-    `## ${name} (member)\n\n\`\`\`yaml ois-agent\nname: ${name}\nrole: member\nstatus: ${status}\n${key ? `federation: {url: 'http://127.0.0.1:1', publicKey: '${formatPublicKey(key)}'}\n` : ''}\`\`\`\n`;
   const registry = parseRegistry(
     [
       '# Team\n',
-      block('alpha', 'active', keys.alpha),
-      block('mallory', 'disabled', keys.mallory),
-      block('gamma', 'active'),
-      block('eve', 'active', keys.eve),
-      block('beta', 'active'),
+      memberBlock('alpha', 'active', keys.alpha),
+      memberBlock('mallory', 'disabled', keys.mallory),
+      memberBlock('gamma', 'active'),
+      memberBlock('eve', 'active', keys.eve),
+      memberBlock('beta', 'active'),
     ].join('\n'),
   );
   const config = loadConfig({

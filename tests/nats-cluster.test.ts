@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ChatEntry } from '../src/chatlog/index.js';
-import { formatPublicKey, newMessageId, SeenStore, signEnvelope } from '../src/federation/index.js';
+import { newMessageId, SeenStore, signEnvelope } from '../src/federation/index.js';
 import { connectNatsTeam, NatsChatLog, NatsInbox, type NatsTeam, sendToInbox } from '../src/nats/index.js';
 import { parseRegistry } from '../src/registry/index.js';
+import { memberBlock } from './helpers/members.js';
 import { describeNats, type NatsServers, startNatsCluster, uniqueTeam } from './helpers/nats.js';
 import { until } from './helpers/until.js';
 
@@ -21,11 +22,8 @@ const senders = Array.from({ length: SENDERS }, (_, i) => ({
 const registry = parseRegistry(
   [
     '# Team\n',
-    ...senders.map(
-      (s) =>
-        `## ${s.name} (member)\n\n\`\`\`yaml ois-agent\nname: ${s.name}\nrole: member\nstatus: active\nfederation: {url: 'http://127.0.0.1:1', publicKey: '${formatPublicKey(s.key)}'}\n\`\`\`\n`,
-    ),
-    '## beta (member)\n\n```yaml ois-agent\nname: beta\nrole: member\nstatus: active\n```\n',
+    ...senders.map((s) => memberBlock(s.name, 'active', s.key)),
+    memberBlock('beta', 'active'),
   ].join('\n'),
 );
 

@@ -4,13 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { OisError } from '../src/errors.js';
-import {
-  type Envelope,
-  formatPublicKey,
-  newMessageId,
-  SeenStore,
-  signEnvelope,
-} from '../src/federation/index.js';
+import { type Envelope, SeenStore } from '../src/federation/index.js';
 import {
   connectNatsTeam,
   NatsInbox,
@@ -19,6 +13,7 @@ import {
   sendToInbox,
 } from '../src/nats/index.js';
 import { parseRegistry } from '../src/registry/index.js';
+import { memberBlock, signedEnvelope } from './helpers/members.js';
 import { describeNats, type NatsServers, startNats, uniqueTeam } from './helpers/nats.js';
 import { until } from './helpers/until.js';
 
@@ -27,33 +22,18 @@ const keys = {
   mallory: generateKeyPairSync('ed25519').privateKey,
   eve: generateKeyPairSync('ed25519').privateKey,
 };
-const block = (name: string, status: string, key?: KeyObject) =>
-  `## ${name} (member)\n\n\`\`\`yaml ois-agent\nname: ${name}\nrole: member\nstatus: ${status}\n${key ? `federation: {url: 'http://127.0.0.1:1', publicKey: '${formatPublicKey(key)}'}\n` : ''}\`\`\`\n`;
 const registry = parseRegistry(
   [
     '# Team\n',
-    block('alpha', 'active', keys.alpha),
-    block('mallory', 'disabled', keys.mallory),
-    block('eve', 'active', keys.eve),
-    block('beta', 'active'),
+    memberBlock('alpha', 'active', keys.alpha),
+    memberBlock('mallory', 'disabled', keys.mallory),
+    memberBlock('eve', 'active', keys.eve),
+    memberBlock('beta', 'active'),
   ].join('\n'),
 );
 
-function envelope(over: Partial<Envelope> = {}, key: KeyObject = keys.alpha): Envelope {
-  const now = Date.now();
-  return signEnvelope(
-    {
-      v: 1,
-      id: newMessageId(now),
-      from: 'alpha',
-      to: 'beta',
-      createdAt: new Date(now).toISOString(),
-      body: 'hello beta',
-      ...over,
-    },
-    key,
-  );
-}
+const envelope = (over: Partial<Envelope> = {}, key: KeyObject = keys.alpha): Envelope =>
+  signedEnvelope(over, key);
 
 type Settled = Parameters<NonNullable<NatsInboxDeps['onSettled']>>[0];
 

@@ -1,14 +1,9 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { afterEach, expect, it } from 'vitest';
 import { OisError } from '../../src/errors.js';
-import {
-  type Envelope,
-  formatPublicKey,
-  newMessageId,
-  signEnvelope,
-  type UnsignedEnvelope,
-} from '../../src/federation/index.js';
+import type { Envelope, UnsignedEnvelope } from '../../src/federation/index.js';
 import { parseRegistry, type Registry } from '../../src/registry/index.js';
+import { memberBlock, signedEnvelope } from './members.js';
 import { until } from './until.js';
 
 /**
@@ -23,16 +18,14 @@ export const KEYS = {
   gamma: generateKeyPairSync('ed25519').privateKey,
   mallory: generateKeyPairSync('ed25519').privateKey,
 };
-const block = (name: string, status: string, key?: KeyObject) =>
-  `## ${name} (member)\n\n\`\`\`yaml ois-agent\nname: ${name}\nrole: member\nstatus: ${status}\n${key ? `federation: {url: 'http://127.0.0.1:1', publicKey: '${formatPublicKey(key)}'}\n` : ''}\`\`\`\n`;
 /** beta receives; alpha and gamma are active senders, mallory is disabled. */
 export const REGISTRY: Registry = parseRegistry(
   [
     '# Team\n',
-    block('alpha', 'active', KEYS.alpha),
-    block('gamma', 'active', KEYS.gamma),
-    block('mallory', 'disabled', KEYS.mallory),
-    block('beta', 'active'),
+    memberBlock('alpha', 'active', KEYS.alpha),
+    memberBlock('gamma', 'active', KEYS.gamma),
+    memberBlock('mallory', 'disabled', KEYS.mallory),
+    memberBlock('beta', 'active'),
   ].join('\n'),
 );
 
@@ -62,21 +55,8 @@ export function deliveryContract(name: string, make: () => Promise<DeliveryHarne
     open.push(h);
     return h;
   };
-  const envelope = (over: Partial<UnsignedEnvelope> = {}, key: KeyObject = KEYS.alpha): Envelope => {
-    const now = Date.now();
-    return signEnvelope(
-      {
-        v: 1,
-        id: newMessageId(now),
-        from: 'alpha',
-        to: 'beta',
-        createdAt: new Date(now).toISOString(),
-        body: 'hello beta',
-        ...over,
-      },
-      key,
-    );
-  };
+  const envelope = (over: Partial<UnsignedEnvelope> = {}, key: KeyObject = KEYS.alpha): Envelope =>
+    signedEnvelope(over, key);
 
   it(`delivery - ${name}: a signed envelope reaches the session once, even when carried twice`, async () => {
     const h = await harness();
