@@ -195,7 +195,7 @@ async function metaLeader(nodes: NatsNode[]): Promise<void> {
   const deadline = Date.now() + START_MS;
   const ready = (n: NatsNode) =>
     /JetStream cluster new metadata leader|Self is new JetStream cluster metadata leader/.test(n.log());
-  while (!nodes.some(ready)) {
+  while (!nodes.every(ready)) {
     if (Date.now() > deadline) {
       throw new Error(
         `no JetStream meta leader within ${START_MS} ms:\n${nodes.map((n) => n.log()).join('\n')}`,
