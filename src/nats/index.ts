@@ -17,3 +17,4 @@ export {
   type TeamNames,
   teamNames,
 } from './names.js';
+export { fileKey, INLINE_MAX_BYTES, NatsTeamStore } from './store.js';

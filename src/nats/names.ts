@@ -46,6 +46,10 @@ export interface TeamNames {
   inboxSubjects(agent: string): string;
   /** Where `from` puts an envelope for `to`: `ois.<team>.inbox.<to>.<from>`. */
   inboxSubject(to: string, from: string): string;
+  /** The KV bucket of the team's files (the registry, membership records, shared/, memory, skills, tasks). */
+  filesBucket: string;
+  /** The object store of files too large for a KV value. */
+  blobsBucket: string;
 }
 
 /** The names of a team's streams and subjects (specs/nats.md). */
@@ -60,6 +64,8 @@ export function teamNames(team: string): TeamNames {
     inboxStream: (agent) => `OIS_${t}_INBOX_${agentToken(agent)}`,
     inboxSubjects: (agent) => `ois.${t}.inbox.${agentToken(agent)}.*`,
     inboxSubject: (to, from) => `ois.${t}.inbox.${agentToken(to)}.${agentToken(from)}`,
+    filesBucket: `ois_${t}_files`,
+    blobsBucket: `ois_${t}_blobs`,
   };
 }
 
