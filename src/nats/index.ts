@@ -17,4 +17,5 @@ export {
   type TeamNames,
   teamNames,
 } from './names.js';
+export { connectInstance, natsOptions, openNatsTeamStore } from './open.js';
 export { fileKey, INLINE_MAX_BYTES, NatsTeamStore } from './store.js';

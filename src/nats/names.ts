@@ -1,3 +1,4 @@
+import { NATS_TEAM_NAME } from '../config/index.js';
 import { OisError } from '../errors.js';
 import { agentId } from '../registry/index.js';
 
@@ -7,11 +8,9 @@ import { agentId } from '../registry/index.js';
  * and permissions can be written per team and per agent.
  */
 
-const TEAM = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-
 /** Checks a team name for NATS and returns it. Throws `OIS_ERR_NATS_TEAM_INVALID`. */
 export function natsTeamName(team: string): string {
-  if (TEAM.test(team)) return team;
+  if (NATS_TEAM_NAME.test(team)) return team;
   throw new OisError('OIS_ERR_NATS_TEAM_INVALID', `not a team name for NATS: ${JSON.stringify(team)}`, {
     hint: 'use 1-64 lower-case letters, digits, - or _, starting with a letter or digit (e.g. home-lab)',
   });

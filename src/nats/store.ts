@@ -5,11 +5,13 @@ import type { KV, KvEntry } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
 import { dayHeader, isChatDate, type ParsedChatEntry, parseChatLog } from '../chatlog/index.js';
 import { OisError } from '../errors.js';
+import type { Envelope } from '../federation/index.js';
 import {
   DEFAULT_LOCK_STALE_MS,
   DEFAULT_LOCK_TIMEOUT_MS,
   type EntryInfo,
   type LockOptions,
+  type PeerEnvelope,
   TEMP_PREFIX,
   type TeamStore,
 } from '../team/index.js';
@@ -125,6 +127,18 @@ export class NatsTeamStore implements TeamStore {
   /** The chat log of the team (the stream behind the day files). */
   async chatLog(): Promise<NatsChatLog> {
     return (await this.parts()).chat;
+  }
+
+  async deliver(envelope: PeerEnvelope): Promise<{ duplicate: boolean }> {
+    const { team } = await this.parts();
+    // The inbox code (and its schema validator) is loaded by the first send.
+    const { sendToInbox } = await import('./inbox.js');
+    return sendToInbox(team, envelope as Envelope);
+  }
+
+  /** The team's connection (the daemon reads its inbox on it). */
+  async team(): Promise<NatsTeam> {
+    return (await this.parts()).team;
   }
 
   /** Closes the connection, if one was made. */
