@@ -2,9 +2,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   appendEntry,
   type ChatEntry,
-  type ParsedChatEntry,
   followChat,
   listDays,
+  type ParsedChatEntry,
   readDay,
 } from '../src/chatlog/index.js';
 import { newMessageId } from '../src/federation/index.js';
@@ -167,9 +167,9 @@ describeNats('team store - NATS (one real nats-server)', () => {
     await nats.writeAtomic(path, legacy); // again: nothing doubles, the legacy entry included
     expect((await nats.read(path))?.toString()).toBe(legacy);
     expect((await readDay(nats, at.slice(0, 10))).entries.map(strip)).toEqual(
-      (await readDay(folder, at.slice(0, 10))).entries.map(strip).concat(
-        (await readDay(nats, at.slice(0, 10))).entries.slice(2).map(strip),
-      ),
+      (await readDay(folder, at.slice(0, 10))).entries
+        .map(strip)
+        .concat((await readDay(nats, at.slice(0, 10))).entries.slice(2).map(strip)),
     );
     // A text that lacks an entry the day holds is refused: the log is append-only.
     await expect(nats.writeAtomic(path, `# ${at.slice(0, 10)} Chat Log\n\n`)).rejects.toMatchObject({

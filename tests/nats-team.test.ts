@@ -58,7 +58,10 @@ describeNats('NATS team - the commands on a team that lives on NATS', () => {
     }
     expect(texts(beta!).some((t) => t.includes('while away'))).toBe(false);
     daemon = await serve(beta!, 0, { keepToken: true });
-    await until('beta to take the three', () => texts(beta!).filter((t) => t.includes('while away')).length === 3);
+    await until(
+      'beta to take the three',
+      () => texts(beta!).filter((t) => t.includes('while away')).length === 3,
+    );
     const order = texts(beta!)
       .filter((t) => t.includes('while away'))
       .map((t) => /while away (\d)/.exec(t)![1]);

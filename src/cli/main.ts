@@ -17,7 +17,8 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   team: {
     type: 'string',
     value: 'DIR',
-    description: 'The team folder or nats://HOST:4222/TEAM (default: $OIS_TEAM, the config, else the nearest AGENTS.md)',
+    description:
+      'The team folder or nats://HOST:4222/TEAM (default: $OIS_TEAM, the config, else the nearest AGENTS.md)',
   },
   json: { type: 'boolean', description: 'Print one JSON document on stdout' },
   help: { type: 'boolean', short: 'h', description: 'Show help' },

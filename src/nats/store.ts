@@ -187,7 +187,12 @@ export class NatsTeamStore implements TeamStore {
       const size = entry.value[0] === POINTER ? pointerOf(entry, rel).size : entry.value.length - 1;
       return { kind: 'file', size, mtimeMs: entry.created.getTime(), version: String(entry.revision) };
     }
-    if (norm(rel) === '' || (await this.#children(rel, true)).size > 0) {
+    const path = norm(rel);
+    const marked = async () =>
+      path !== '' &&
+      (await this.#get(kv, team, ['d', ...path.split('/').map(encodeSegment), DIR_MARK].join('.'))) !== null;
+    const chatDays = async () => path === 'chat' && (await (await this.parts()).chat.days()).length > 0;
+    if (path === '' || (await marked()) || (await this.#children(rel, true)).size > 0 || (await chatDays())) {
       return { kind: 'dir', size: 0, mtimeMs: 0, version: 'dir' };
     }
     return null;

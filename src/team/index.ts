@@ -1,4 +1,5 @@
 export { TEMP_PREFIX, writeFileAtomic } from './atomic.js';
+export { type CopyReport, copyTeam } from './copy.js';
 export { findTeamFolder, REGISTRY_FILE } from './discover.js';
 export { LazyTeamStore } from './lazy.js';
 export {
