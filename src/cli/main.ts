@@ -261,7 +261,7 @@ export function openTeamFolder(c: InstanceConfig): TeamStore {
   }
   if (isNatsLocation(c.team)) {
     // The NATS client is loaded when the team is first used, not by every command.
-    return new LazyTeamStore(c.team, async () => (await import('../nats/open.js')).openNatsTeamStore(c));
+    return new LazyTeamStore(c.team, async () => (await import('../nats/index.js')).openNatsTeamStore(c));
   }
   let isDir = false;
   try {

@@ -132,7 +132,7 @@ export const command: Command = {
     try {
       if (onNats) {
         // Connects now: a server that is down or refuses the credentials is said here, not at the first send.
-        store = (await import('../../nats/open.js')).openNatsTeamStore(config);
+        store = (await import('../../nats/index.js')).openNatsTeamStore(config);
         created = await ensureRegistry(store);
       } else {
         created = await ensureTeamFolder(team);
