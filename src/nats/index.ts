@@ -1,3 +1,4 @@
+export type { NatsAuth } from './auth.js';
 export { NatsChatLog } from './chat.js';
 export {
   connectNatsTeam,
@@ -11,6 +12,7 @@ export { NatsInbox, type NatsInboxDeps, sendToInbox } from './inbox.js';
 export {
   agentToken,
   chatSubjectDate,
+  inboxPrefix,
   inboxSubjectSender,
   natsTeamName,
   serversForDisplay,
