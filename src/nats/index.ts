@@ -19,3 +19,15 @@ export {
   type TeamNames,
   teamNames,
 } from './names.js';
+export {
+  adminPermissions,
+  agentPermissions,
+  DEFAULT_NATS_PORT,
+  DEFAULT_NATS_ROUTE_PORT,
+  DEFAULT_NATS_STORE_DIR,
+  NATS_ADMIN_USER,
+  type NatsClusterNode,
+  type NatsPermissions,
+  type NatsServerConfigInput,
+  natsServerConfig,
+} from './server-config.js';
