@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import {
   agentToken,
   chatSubjectDate,
+  inboxPrefix,
   inboxSubjectSender,
   natsTeamName,
   serversForDisplay,
@@ -28,6 +29,7 @@ describe('nats names - the mapping of specs/nats.md', () => {
     expect(chatSubjectDate('ois.home-lab.chat.2026-11-21.alpha')).toBe('2026-11-21');
     expect(chatSubjectDate('ois.home-lab.inbox.beta.alpha')).toBeNull();
     expect(inboxSubjectSender('ois.home-lab.inbox.beta.alpha')).toBe('alpha');
+    expect(inboxPrefix('home-lab', 'Data Bot')).toBe('_INBOX_home-lab_data-bot');
     expect(inboxSubjectSender('ois.home-lab.chat.2026-11-21.alpha')).toBeNull();
   });
 

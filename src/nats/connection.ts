@@ -7,8 +7,9 @@ import type {
   StreamConfig,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { OisError } from '../errors.js';
-import { serversForDisplay, type TeamNames, teamNames } from './names.js';
+import { isOisError, OisError } from '../errors.js';
+import { connectAuth, type NatsAuth } from './auth.js';
+import { inboxPrefix, serversForDisplay, type TeamNames, teamNames } from './names.js';
 
 /** How long a write keeps trying (a cluster electing a new stream leader takes a few seconds). */
 export const DEFAULT_NATS_WRITE_DEADLINE_MS = 30_000;
@@ -33,12 +34,17 @@ export interface NatsTeamOptions {
   team: string;
   /** Replicas of the streams this instance creates: 1 for one server, 3 for a three-node cluster. */
   replicas?: number;
-  /** The connection's name as the server's monitoring shows it (this instance's agent name). */
+  /**
+   * The connection's name as the server's monitoring shows it (this instance's agent name); it also puts
+   * the replies on the agent's own prefix (`inboxPrefix`), the only one its NATS user may subscribe to.
+   */
   name?: string;
   /** How long connecting may take. */
   connectTimeoutMs?: number;
   /** How long a write keeps trying through reconnects and leader elections. */
   writeDeadlineMs?: number;
+  /** Credentials and TLS trust, as files (specs/nats.md, Permissions); none for an open server. */
+  auth?: NatsAuth;
 }
 
 /** One instance's connection to its team on NATS, with JetStream. */
@@ -57,19 +63,23 @@ export interface NatsTeam {
 /**
  * Connects to the team's NATS servers and checks that JetStream answers. The client libraries are loaded
  * here, on first use, so that a folder team never loads them. Throws `OIS_ERR_NATS_UNREACHABLE` when no
- * server answers and `OIS_ERR_NATS_JETSTREAM` when JetStream is off.
+ * server answers, `OIS_ERR_NATS_JETSTREAM` when JetStream is off, `OIS_ERR_NATS_CREDENTIALS` for a
+ * credentials file that cannot be read and `OIS_ERR_NATS_AUTH` when the servers refuse it.
  */
 export async function connectNatsTeam(options: NatsTeamOptions): Promise<NatsTeam> {
   const names = teamNames(options.team);
-  const [{ connect }, { jetstream, jetstreamManager }] = await Promise.all([
+  const [{ connect }, { jetstream, jetstreamManager }, auth] = await Promise.all([
     import('@nats-io/transport-node'),
     import('@nats-io/jetstream'),
+    connectAuth(options.auth),
   ]);
   let nc: NatsConnection;
   try {
     nc = await connect({
       servers: options.servers,
       name: options.name ?? 'ois',
+      ...auth,
+      ...(options.name === undefined ? {} : { inboxPrefix: inboxPrefix(names.team, options.name) }),
       timeout: options.connectTimeoutMs ?? 5_000,
       // A lost server is expected in a cluster: keep reconnecting to the others, without end, and buffer
       // what is published meanwhile (the writes below wait for their acknowledgements anyway).
@@ -78,6 +88,18 @@ export async function connectNatsTeam(options: NatsTeamOptions): Promise<NatsTea
       waitOnFirstConnect: false,
     });
   } catch (err) {
+    if (isAuthError(err)) {
+      throw new OisError(
+        'OIS_ERR_NATS_AUTH',
+        `the NATS servers at ${serversForDisplay(options.servers)} refused this instance's credentials (Authorization Violation)`,
+        {
+          cause: err,
+          hint: options.auth
+            ? 'check the file given by --nkey or --creds; regenerate it with ois nats config'
+            : 'the servers need credentials: pass the file ois nats config wrote for this agent (--nkey FILE)',
+        },
+      );
+    }
     throw new OisError(
       'OIS_ERR_NATS_UNREACHABLE',
       `no NATS server answered at ${serversForDisplay(options.servers)}: ${(err as Error).message}`,
@@ -89,6 +111,8 @@ export async function connectNatsTeam(options: NatsTeamOptions): Promise<NatsTea
     jsm = await jetstreamManager(nc, { timeout: PUBLISH_TIMEOUT_MS });
   } catch (err) {
     await nc.close().catch(() => {});
+    const denied = permissionError(err, 'use JetStream');
+    if (denied) throw denied;
     throw new OisError(
       'OIS_ERR_NATS_JETSTREAM',
       `JetStream does not answer on ${serversForDisplay(options.servers)}: ${(err as Error).message}`,
@@ -189,7 +213,8 @@ export async function publishOnce(
 /**
  * Runs `fn` until it succeeds or throws an OisError, backing off, until the team's write deadline: for
  * writes with a `Nats-Msg-Id` and for reads, which are safe to repeat. A timeout, a lost connection or a
- * stream without a leader becomes `OIS_ERR_NATS_UNREACHABLE` once the deadline has passed.
+ * stream without a leader becomes `OIS_ERR_NATS_UNREACHABLE` once the deadline has passed; a refusal by
+ * the server's permissions is `OIS_ERR_NATS_PERMISSION` at once.
  */
 export async function retryUntil<T>(team: NatsTeam, what: string, fn: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + team.writeDeadlineMs;
@@ -199,6 +224,9 @@ export async function retryUntil<T>(team: NatsTeam, what: string, fn: () => Prom
       return await fn();
     } catch (err) {
       if (err instanceof OisError) throw err;
+      // A refusal by the server's permissions is permanent: no repeat is let through.
+      const denied = permissionError(err, what);
+      if (denied) throw denied;
       if (team.nc.isClosed() || Date.now() + delay > deadline) {
         throw new OisError(
           'OIS_ERR_NATS_UNREACHABLE',
@@ -210,6 +238,43 @@ export async function retryUntil<T>(team: NatsTeam, what: string, fn: () => Prom
       delay = Math.min(delay * 2, 1_000);
     }
   }
+}
+
+/** The errors in a chain of causes (nats.js wraps the server's refusal in a RequestError). */
+function* causes(err: unknown): Generator<Error> {
+  for (let e = err as Error | undefined, depth = 0; e && depth < 4; e = e.cause as Error, depth++) yield e;
+}
+
+/** The server refused the credentials (`-ERR 'Authorization Violation'`). */
+function isAuthError(err: unknown): boolean {
+  for (const e of causes(err)) {
+    if (e.name === 'AuthorizationError' || /authorization violation/i.test(e.message ?? '')) return true;
+  }
+  return false;
+}
+
+/**
+ * `OIS_ERR_NATS_PERMISSION` for a publish or subscription the server's permissions refused (`-ERR
+ * 'Permissions Violation for Publish to "SUBJECT"'`), naming the subject; null for any other error.
+ */
+function permissionError(err: unknown, what: string): OisError | null {
+  for (const e of causes(err)) {
+    if (e.name !== 'PermissionViolationError' && !/permissions violation/i.test(e.message ?? '')) continue;
+    const { operation, subject } = e as Error & { operation?: string; subject?: string };
+    const on = subject
+      ? `${operation === 'subscription' ? 'subscribe to' : 'publish to'} ${subject}`
+      : e.message;
+    return new OisError(
+      'OIS_ERR_NATS_PERMISSION',
+      `the NATS servers do not let this agent ${on} (to ${what.replace(/ \(.*\)$/, '')}): Permissions Violation`,
+      {
+        cause: err,
+        hint: "the server config gives each agent its own subjects only: check that --nkey is this agent's file, or regenerate the config with ois nats config (with this agent in the team)",
+        ...(subject ? { details: { subject, operation: operation ?? 'publish' } } : {}),
+      },
+    );
+  }
+  return null;
 }
 
 export interface ReadOptions {
@@ -236,7 +301,8 @@ const MAX_MISSED_HEARTBEATS = 2;
  * nats.js 3 and nats-server 2.9, a reader whose node was lost reports missed heartbeats forever without
  * starting again, and one whose stream moved to a new leader can go on receiving heartbeats that report
  * no new messages while the stream has them, or none at all (all seen in tests/nats-cluster.test.ts). Only
- * an idle reader is suspected: one busy in `handle` (a gateway that is down) is left alone.
+ * an idle reader is suspected: one busy in `handle` (a gateway that is down) is left alone. A reader the
+ * server's permissions refuse is `OIS_ERR_NATS_PERMISSION`, thrown: another would be refused the same way.
  */
 export async function readStream(
   team: NatsTeam,
@@ -303,6 +369,8 @@ export async function readStream(
       }
     } catch (err) {
       if (signal.aborted) break;
+      // A new reader would be refused the same way.
+      if (isOisError(err, 'OIS_ERR_NATS_PERMISSION')) throw err;
       stalled = (err as Error).message;
     }
     if (stalled !== null) options.onRestart?.(stalled);

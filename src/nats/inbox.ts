@@ -177,6 +177,10 @@ export class NatsInbox {
             cursor.advance(m.seq);
           },
         );
+      } catch (err) {
+        // The server's permissions refuse this user a reader on this inbox (not its own): no retry helps.
+        const e = err as OisError;
+        deps.log.error({ stream, code: e.code, message: e.message }, 'inbox stopped');
       } finally {
         await cursor.flush();
       }

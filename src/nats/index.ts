@@ -1,3 +1,4 @@
+export type { NatsAuth } from './auth.js';
 export { NatsChatLog } from './chat.js';
 export {
   connectNatsTeam,
@@ -11,6 +12,7 @@ export { NatsInbox, type NatsInboxDeps, sendToInbox } from './inbox.js';
 export {
   agentToken,
   chatSubjectDate,
+  inboxPrefix,
   inboxSubjectSender,
   natsTeamName,
   serversForDisplay,
@@ -19,3 +21,15 @@ export {
 } from './names.js';
 export { connectInstance, natsOptions, openNatsTeamStore } from './open.js';
 export { fileKey, INLINE_MAX_BYTES, NatsTeamStore } from './store.js';
+export {
+  adminPermissions,
+  agentPermissions,
+  DEFAULT_NATS_PORT,
+  DEFAULT_NATS_ROUTE_PORT,
+  DEFAULT_NATS_STORE_DIR,
+  NATS_ADMIN_USER,
+  type NatsClusterNode,
+  type NatsPermissions,
+  type NatsServerConfigInput,
+  natsServerConfig,
+} from './server-config.js';

@@ -88,3 +88,13 @@ export function inboxSubjectSender(subject: string): string | null {
 export function serversForDisplay(servers: string[]): string {
   return servers.map((s) => s.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1***@')).join(', ');
 }
+
+/**
+ * Where the replies to an agent's requests come (JetStream acknowledgements, consumer deliveries): a prefix
+ * of its own, `_INBOX_<team>_<agent>`, instead of the shared `_INBOX`, so that the server can let it
+ * subscribe to its own replies only and never to another agent's inbox deliveries. The agent token holds
+ * no `_`, so the prefix is never another team's.
+ */
+export function inboxPrefix(team: string, agent: string): string {
+  return `_INBOX_${natsTeamName(team)}_${agentToken(agent)}`;
+}

@@ -171,6 +171,38 @@ cluster {
   return launch(nodes, dir);
 }
 
+/** The ports and store of one node, for a config the test writes itself. */
+export interface NatsNodePorts {
+  index: number;
+  port: number;
+  routePort: number;
+  storeDir: string;
+}
+
+/**
+ * `size` servers started with configs of the caller's (the output of `ois nats config`): `config` gets this
+ * node's free ports and store and every node's, and returns the node's config text. Several nodes are
+ * waited for until they have a JetStream meta leader, so the config must route them to each other.
+ */
+export async function startNatsWith(
+  config: (node: NatsNodePorts, all: NatsNodePorts[]) => string,
+  size = 1,
+): Promise<NatsServers> {
+  const dir = await mkdtemp(join(tmpdir(), 'ois-nats-conf-'));
+  const all = await Promise.all(
+    Array.from({ length: size }, async (_, index) => ({
+      index,
+      port: await freePort(),
+      routePort: await freePort(),
+      storeDir: join(dir, `n${index + 1}`),
+    })),
+  );
+  return launch(
+    all.map((n) => makeNode(`n${n.index + 1}`, dir, n.port, config(n, all))),
+    dir,
+  );
+}
+
 async function launch(nodes: NatsNode[], dir: string): Promise<NatsServers> {
   const servers: NatsServers = {
     nodes,
