@@ -94,4 +94,33 @@ describeNats('NATS team - the commands on a team that lives on NATS', () => {
     const got = JSON.parse((await ok(gamma!, ['memory', 'get', 'deploy.window', '--json'])).stdout);
     expect(JSON.stringify(got)).toContain('Fridays after 18:00');
   });
+
+  it('NATS team - doctor checks the connection, JetStream, the streams, the permissions and the lock', async () => {
+    const { gamma } = team.agents;
+    const r = await gamma!.ois(['doctor', '--json', '--timeout', '2000']);
+    const checks = JSON.parse(r.stdout).checks as {
+      subject: string;
+      name: string;
+      status: string;
+      detail: string;
+    }[];
+    const mine = (name: string) => checks.filter((c) => c.subject === 'this instance' && c.name === name);
+    expect(mine('NATS connection')[0]).toMatchObject({ status: 'ok', detail: expect.stringContaining(url) });
+    expect(mine('JetStream')[0]).toMatchObject({ status: 'ok' });
+    expect(mine('team streams').find((c) => c.status === 'ok')?.detail).toContain('chat log');
+    // gamma never ran a daemon: it has no inbox yet, and says how to get one.
+    expect(mine('team streams').find((c) => c.status === 'warn')?.detail).toContain('own inbox');
+    // One server without per-agent users: anyone may publish as anyone (signatures still hold).
+    expect(mine('permissions')[0]).toMatchObject({ status: 'warn' });
+    expect(mine('team lock')[0]).toMatchObject({ status: 'ok' });
+    expect(mine('AGENTS.md')[0]).toMatchObject({ status: 'ok', detail: '3 agents' });
+
+    // The servers gone: the connection fails with its code, and nothing else is guessed.
+    const dead = await gamma!.ois(['doctor', '--json'], {
+      env: { OIS_TEAM: `nats://127.0.0.1:1/${uniqueTeam()}` },
+    });
+    expect(dead.code).toBe(4);
+    const failed = JSON.parse(dead.stdout).checks.find((c: { name: string }) => c.name === 'NATS connection');
+    expect(failed).toMatchObject({ status: 'fail', code: 'OIS_ERR_NATS_UNREACHABLE' });
+  });
 });

@@ -20,7 +20,6 @@ export {
   teamNames,
 } from './names.js';
 export { connectInstance, natsOptions, openNatsTeamStore } from './open.js';
-export { fileKey, INLINE_MAX_BYTES, NatsTeamStore } from './store.js';
 export {
   adminPermissions,
   agentPermissions,
@@ -33,3 +32,4 @@ export {
   type NatsServerConfigInput,
   natsServerConfig,
 } from './server-config.js';
+export { fileKey, INLINE_MAX_BYTES, NatsTeamStore } from './store.js';
