@@ -28,6 +28,8 @@ const DAY_CACHE = 8;
 const INLINE = 0;
 const POINTER = 1;
 const TAIL_BYTES = 512;
+/** What a day file on NATS ends with, always: a whole entry and its separator. */
+const CLEAN_TAIL = '\n---\n\n';
 
 /** Where a file larger than INLINE_MAX_BYTES is, as its KV value says. */
 interface Pointer {
@@ -73,6 +75,7 @@ export class NatsTeamStore implements TeamStore {
   #parts: Promise<Parts> | undefined;
   readonly #days = new Map<string, Day>();
   readonly #local = new Map<string, Promise<unknown>>();
+  readonly #dirs = new Set<string>();
 
   /**
    * @param root how the store is named to the user (`nats://host:4222/team`, without credentials).
@@ -269,10 +272,15 @@ export class NatsTeamStore implements TeamStore {
   async ensureDir(rel: string): Promise<void> {
     const segments = norm(rel) === '' ? [] : norm(rel).split('/');
     if (segments.length === 0 || chatDay(rel) !== null) return;
-    const { team, kv } = await this.parts();
     const key = ['d', ...segments.map(encodeSegment), DIR_MARK].join('.');
-    if ((await this.#get(kv, team, key)) === null)
+    // A folder is never removed (remove takes files), so one known to exist needs no round trip again:
+    // appendEntry makes sure of chat/ before every entry.
+    if (this.#dirs.has(key)) return;
+    const { team, kv } = await this.parts();
+    if ((await this.#get(kv, team, key)) === null) {
       await retryUntil(team, `create ${rel}`, () => kv.put(key, ''));
+    }
+    this.#dirs.add(key);
   }
 
   async remove(rel: string): Promise<boolean> {
@@ -401,11 +409,11 @@ export class NatsTeamStore implements TeamStore {
     return day.text;
   }
 
-  /** Appends one rendered entry (what `appendEntry` renders after the day's tail) as one message. */
+  /** Appends one rendered entry (what `appendEntry` renders after the day's tail) as one message, once. */
   async #appendChat(date: string, render: (tail: string) => string): Promise<void> {
-    const current = (await this.#readDay(date)) ?? Buffer.alloc(0);
-    const rendered = render(current.subarray(Math.max(0, current.length - TAIL_BYTES)).toString('utf8'));
-    const text = stripLead(rendered, date);
+    // Every message of the stream is one whole entry, so the day never ends torn: the tail a writer would
+    // see is always a clean one, and reading the day first would only cost a round trip.
+    const text = stripLead(render(CLEAN_TAIL), date);
     const { entries, problems } = parseChatLog(dayHeader(date) + text, date);
     if (entries.length !== 1 || problems.length > 0) {
       throw new OisError(
