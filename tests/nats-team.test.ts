@@ -123,6 +123,34 @@ describeNats('NATS team - the commands on a team that lives on NATS', () => {
     const failed = JSON.parse(dead.stdout).checks.find((c: { name: string }) => c.name === 'NATS connection');
     expect(failed).toMatchObject({ status: 'fail', code: 'OIS_ERR_NATS_UNREACHABLE' });
   });
+
+  it('NATS team - while the servers are down the team is still known: a send goes over HTTP, the log says why it is not written', async () => {
+    const { alpha, beta } = team.agents;
+    await serve(beta!);
+    await ok(alpha!, ['agents', '--json']); // the copy of the registry in alpha's home is current
+    await servers.nodes[0]!.stop();
+    try {
+      const agents = JSON.parse((await ok(alpha!, ['agents', '--json'])).stdout);
+      expect(agents.agents.map((a: { name: string }) => a.name)).toEqual(['alpha', 'beta', 'gamma']);
+      const r = await alpha!.ois(['send', 'beta', 'while NATS is down', '--json']);
+      const report = JSON.parse(r.stdout);
+      expect(report.deliveries[0]).toMatchObject({ to: 'beta', outcome: 'delivered', via: 'federated' });
+      expect(report.deliveries[0].paths[0]).toMatchObject({
+        via: 'nats',
+        outcome: 'failed',
+        code: 'OIS_ERR_NATS_UNREACHABLE',
+      });
+      expect(report.log.error.code).toBe('OIS_ERR_NATS_UNREACHABLE');
+      await until('beta to get it', () => texts(beta!).some((t) => t.includes('while NATS is down')));
+      // Nothing else is read from a copy: the chat log needs the servers.
+      const chat = await alpha!.ois(['chat', '--json']);
+      expect(JSON.parse(chat.stdout).error.code).toBe('OIS_ERR_NATS_UNREACHABLE');
+    } finally {
+      await servers.nodes[0]!.start();
+    }
+    const back = JSON.parse((await ok(alpha!, ['send', 'beta', 'NATS is back', '--json'])).stdout);
+    expect(back.deliveries[0]).toMatchObject({ outcome: 'delivered', via: 'nats' });
+  }, 60_000);
 });
 
 /**

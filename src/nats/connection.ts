@@ -56,6 +56,11 @@ export interface NatsTeam {
   readonly replicas: number;
   readonly writeDeadlineMs: number;
   readonly servers: string[];
+  /**
+   * False while the client has lost every server and is reconnecting: a reader with something to fall back
+   * on (the team store's copy of the registry) uses it at once instead of waiting out the deadline.
+   */
+  online(): boolean;
   /** Closes the connection (after flushing what was published). */
   close(): Promise<void>;
 }
@@ -119,9 +124,17 @@ export async function connectNatsTeam(options: NatsTeamOptions): Promise<NatsTea
       { cause: err, hint: 'start nats-server with JetStream (-js, or a jetstream {} block)' },
     );
   }
+  let online = true;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') online = false;
+      else if (status.type === 'reconnect') online = true;
+    }
+  })().catch(() => {});
   return {
     names,
     nc,
+    online: () => online && !nc.isClosed(),
     js: jetstream(nc, { timeout: PUBLISH_TIMEOUT_MS }),
     jsm,
     replicas: options.replicas ?? 1,

@@ -1,6 +1,10 @@
+import { join } from 'node:path';
 import { type InstanceConfig, parseNatsLocation } from '../config/index.js';
 import { connectNatsTeam, type NatsTeam, type NatsTeamOptions } from './connection.js';
 import { NatsTeamStore } from './store.js';
+
+/** Where an instance keeps its copy of the team's registry and membership records (specs/nats.md). */
+export const NATS_CACHE_DIR = 'nats-cache';
 
 /** The connection options of an instance whose team is on NATS (`team: nats://…`, the `nats.*` settings). */
 export function natsOptions(config: InstanceConfig) {
@@ -30,5 +34,12 @@ export function connectInstance(
 
 /** The team store of an instance whose team is on NATS; connected on first use. */
 export function openNatsTeamStore(config: InstanceConfig): NatsTeamStore {
-  return new NatsTeamStore(config.team ?? '', () => connectInstance(config));
+  return new NatsTeamStore(
+    config.team ?? '',
+    () => connectInstance(config),
+    {},
+    {
+      cacheDir: join(config.home, NATS_CACHE_DIR),
+    },
+  );
 }

@@ -1,10 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
 import { dayHeader, isChatDate, type ParsedChatEntry, parseChatLog } from '../chatlog/index.js';
-import { OisError } from '../errors.js';
+import { isOisError, OisError } from '../errors.js';
 import type { Envelope } from '../federation/index.js';
 import {
   DEFAULT_LOCK_STALE_MS,
@@ -14,6 +16,7 @@ import {
   type PeerEnvelope,
   TEMP_PREFIX,
   type TeamStore,
+  writeFileAtomic,
 } from '../team/index.js';
 import { NatsChatLog, type Stored } from './chat.js';
 import { isTemporaryRefusal, type NatsTeam, publishOnce, retryUntil } from './connection.js';
@@ -23,6 +26,8 @@ import { serversForDisplay } from './names.js';
 export const INLINE_MAX_BYTES = 256 * 1024;
 /** The day files of the chat log: materialised from the chat stream, not kept in the bucket. */
 const CHAT_DAY = /^chat\/(\d{4}-\d{2}-\d{2})\.md$/;
+/** The files an instance keeps a copy of in its home, to know its team while NATS is down. */
+const CACHED = new Set(['AGENTS.md', 'members/records.jsonl']);
 /** Chat days kept materialised in memory (a viewer reads a few days again and again). */
 const DAY_CACHE = 8;
 const INLINE = 0;
@@ -76,14 +81,24 @@ export class NatsTeamStore implements TeamStore {
   readonly #days = new Map<string, Day>();
   readonly #local = new Map<string, Promise<unknown>>();
   readonly #dirs = new Set<string>();
+  readonly #cacheDir: string | undefined;
+  /** What was last written to the cache, per path (a hash), so an unchanged file is not written again. */
+  readonly #cached = new Map<string, string>();
+  readonly #cachedVersion = new Map<string, string>();
 
   /**
    * @param root how the store is named to the user (`nats://host:4222/team`, without credentials).
    * @param connect makes the connection, on first use.
    */
-  constructor(root: string, connect: () => Promise<NatsTeam>, lock: LockOptions = {}) {
+  constructor(
+    root: string,
+    connect: () => Promise<NatsTeam>,
+    lock: LockOptions = {},
+    options: { cacheDir?: string } = {},
+  ) {
     this.root = root;
     this.#connect = connect;
+    this.#cacheDir = options.cacheDir;
     this.#lock = {
       staleMs: lock.staleMs ?? DEFAULT_LOCK_STALE_MS,
       timeoutMs: lock.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
@@ -156,6 +171,17 @@ export class NatsTeamStore implements TeamStore {
   async read(rel: string): Promise<Buffer | null> {
     const date = chatDay(rel);
     if (date !== null) return this.#readDay(date);
+    if (this.#cacheDir !== undefined && CACHED.has(norm(rel))) {
+      return this.#throughCache(
+        rel,
+        () => this.#read(rel),
+        (copy) => copy,
+      );
+    }
+    return this.#read(rel);
+  }
+
+  async #read(rel: string): Promise<Buffer | null> {
     const { team, kv, objects } = await this.parts();
     const entry = await this.#get(kv, team, fileKey(rel));
     return entry === null ? null : contentOf(entry, objects, team, rel);
@@ -183,6 +209,66 @@ export class NatsTeamStore implements TeamStore {
       const day = this.#days.get(date)!;
       return { kind: 'file', size: text.length, mtimeMs: 0, version: `chat:${day.count}:${day.lastSeq}` };
     }
+    if (this.#cacheDir !== undefined && CACHED.has(norm(rel))) {
+      return this.#throughCache(
+        rel,
+        () => this.#stat(rel),
+        (copy) => ({ kind: 'file', size: copy.length, mtimeMs: 0, version: `cache:${hash(copy)}` }),
+      );
+    }
+    return this.#stat(rel);
+  }
+
+  /**
+   * Reads what the registry and the membership records are made of through a copy in the instance home: the
+   * copy is refreshed by every read that reaches NATS, and answers when NATS cannot be reached (the
+   * connection is down, or reconnecting), so that an instance knows its team while the cluster is down:
+   * `ois send` plans its recipients and queues in the outbox, a daemon verifies envelopes that come over
+   * HTTP. Only those two files: nothing else is read from a copy, and nothing is written to one.
+   */
+  async #throughCache<T>(rel: string, live: () => Promise<T>, fromCopy: (copy: Buffer) => T): Promise<T> {
+    const file = join(this.#cacheDir!, norm(rel).split('/').map(encodeSegment).join('.'));
+    let failure: unknown;
+    const parts = await this.parts().catch((err: unknown) => {
+      failure = err;
+      return null;
+    });
+    if (parts !== null && parts.team.online()) {
+      try {
+        const result = await live();
+        if (result !== null) {
+          // A read gives the bytes; a stat only says whether they changed since the copy was written.
+          const data = Buffer.isBuffer(result) ? result : undefined;
+          const version = data === undefined ? (result as EntryInfo).version : undefined;
+          await this.#remember(rel, file, data, version);
+        }
+        return result;
+      } catch (err) {
+        failure = err;
+      }
+    }
+    if (failure !== undefined && !isOisError(failure, 'OIS_ERR_NATS_UNREACHABLE')) throw failure;
+    const copy = await readFile(file).catch(() => null);
+    if (copy === null) {
+      throw failure ?? new OisError('OIS_ERR_NATS_UNREACHABLE', `NATS (${this.root}) is not connected`);
+    }
+    return fromCopy(copy);
+  }
+
+  async #remember(rel: string, file: string, given?: Buffer, version?: string): Promise<void> {
+    if (version !== undefined && this.#cachedVersion.get(rel) === version) return;
+    const data = given ?? (await this.#read(rel));
+    if (data === null) return;
+    const digest = hash(data);
+    if (this.#cached.get(rel) !== digest) {
+      await mkdir(this.#cacheDir!, { recursive: true, mode: 0o700 }).catch(() => {});
+      await writeFileAtomic(file, data, { mode: 0o600 }).catch(() => {});
+      this.#cached.set(rel, digest);
+    }
+    if (version !== undefined) this.#cachedVersion.set(rel, version);
+  }
+
+  async #stat(rel: string): Promise<EntryInfo | null> {
     const { team, kv } = await this.parts();
     const key = fileKey(rel);
     const entry = await this.#get(kv, team, key);
@@ -473,6 +559,10 @@ export class NatsTeamStore implements TeamStore {
     const entry = await retryUntil(team, `read ${key}`, () => kv.get(key));
     return entry === null || entry.operation !== 'PUT' ? null : entry;
   }
+}
+
+function hash(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('base64url');
 }
 
 /** The marker token of a folder made with ensureDir (`d.<segments>.=`); never an escaped segment. */
