@@ -60,9 +60,12 @@ export async function serve(
     } catch {}
     if (state !== null && state.pid === child.pid) {
       const { url, port } = state;
-      // The banner follows the state file by a moment.
+      // The banner follows the state file by a moment, a line at a time: wait for its gateway line (or for
+      // the JSON start document).
       const until = Date.now() + 3000;
-      while (!out.includes('\n') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      const whole = () => out.includes('\ngateway: ') || out.trimStart().startsWith('{');
+      while (!(whole() && out.endsWith('\n')) && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 20));
       return { child, url, port, stderr: () => err, stdout: () => out };
     }
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`ois serve did not start: ${err}`);
