@@ -307,6 +307,51 @@ describeNats(
   },
 );
 
+describeNats('nats permissions - a member left out of the config loses its user on reload', () => {
+  it('nats permissions - after a reload without beta, beta is disconnected and refused, and alpha goes on', async () => {
+    const team = uniqueTeam('permr');
+    const keys = { alpha: createUser(), beta: createUser(), admin: createUser() };
+    const dir = await mkdtemp(join(tmpdir(), 'ois-nats-perm-r-'));
+    for (const [name, k] of Object.entries(keys)) await writeFile(join(dir, `${name}.nk`), seedOf(k));
+    const conf = (port: number, storeDir: string, agents: ('alpha' | 'beta')[]) =>
+      natsServerConfig({
+        team,
+        agents: agents.map((name) => ({ name, nkey: keys[name].getPublicKey() })),
+        admin: keys.admin.getPublicKey(),
+        listenHost: '127.0.0.1',
+        port,
+        storeDir,
+      });
+    let at = { port: 0, storeDir: '' };
+    const servers = await startNatsWith((node) => {
+      at = node;
+      return conf(node.port, node.storeDir, ['alpha', 'beta']);
+    });
+    const connect = (name: 'alpha' | 'beta') =>
+      connectNatsTeam({
+        servers: servers.servers,
+        team,
+        name,
+        auth: { nkeyFile: join(dir, `${name}.nk`) },
+        writeDeadlineMs: 3_000,
+      });
+    try {
+      const [alpha, beta] = [await connect('alpha'), await connect('beta')];
+      await NatsChatLog.open(beta);
+      await servers.nodes[0]!.reload(conf(at.port, at.storeDir, ['alpha']));
+      // It tries to reconnect, is refused twice, and gives up.
+      await until('beta disconnected', () => beta.nc.isClosed());
+      expect((await caught(connect('beta'))).code).toBe('OIS_ERR_NATS_AUTH');
+      const chat = await NatsChatLog.open(alpha);
+      expect(await chat.append(entry('alpha', 'still here'))).toEqual({ duplicate: false });
+      await Promise.all([alpha.close(), beta.close()]);
+    } finally {
+      await servers.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describeNats('nats permissions - a three-node cluster from the generated config', () => {
   let cluster: NatsServers | undefined;
   afterAll(async () => {
