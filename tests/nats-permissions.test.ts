@@ -57,13 +57,25 @@ describe('nats permissions - the server config, pure', () => {
   const key = () => createUser().getPublicKey();
 
   it('nats permissions - an agent publishes as itself only, and subscribes to its own reply prefix only', () => {
-    const p = agentPermissions('home-lab', 'Data Bot', ['alpha', 'Data Bot']);
+    const p = agentPermissions('home-lab', 'Data Bot');
     expect(p.publish.slice(0, 2)).toEqual(['ois.home-lab.chat.*.data-bot', 'ois.home-lab.inbox.*.data-bot']);
     expect(p.subscribe).toEqual(['_INBOX_home-lab_data-bot.>']);
-    // Nothing of alpha's inbox but its info; no wildcard over the team's subjects or the JetStream API.
-    const ofAlpha = p.publish.filter((s) => s.includes('INBOX_alpha'));
-    expect(ofAlpha).toEqual(['$JS.API.STREAM.INFO.OIS_home-lab_INBOX_alpha']);
-    expect(p.publish.filter((s) => /^(ois\.home-lab\.>|\$JS\.API\.>|>)$/.test(s))).toEqual([]);
+    // Of the JetStream API only its own inbox stream besides the team's shared ones, and any stream's info;
+    // no wildcard over the team's subjects or the API.
+    const streams = new Set(
+      p.publish.map((s) => /^\$JS\.(?:API\.[A-Z]+\.[A-Z.]*?|FC)\.?((?:OIS|KV|OBJ)_[^.]+)/.exec(s)?.[1]),
+    );
+    streams.delete(undefined);
+    expect([...streams].sort()).toEqual([
+      'KV_ois_home-lab_files',
+      'OBJ_ois_home-lab_blobs',
+      'OIS_home-lab_CHAT',
+      'OIS_home-lab_INBOX_data-bot',
+    ]);
+    expect(p.publish).toContain('$JS.API.STREAM.INFO.*');
+    expect(
+      p.publish.filter((s) => /^(ois\.home-lab\.>|\$JS\.API\.>|\$JS\.API\.[A-Z.]+\.>|>)$/.test(s)),
+    ).toEqual([]);
   });
 
   it('nats permissions - refuses users the server would refuse or misread', () => {
@@ -172,6 +184,12 @@ describeNats(
       const envelope = signedEnvelope({}, signing.alpha);
       expect(await sendToInbox(alpha, envelope)).toMatchObject({ duplicate: false });
       await until('the envelope delivered to beta', () => delivered.includes(envelope.id));
+      // A peer in no config has no inbox, and the sender is told at once.
+      const started = Date.now();
+      expect((await caught(sendToInbox(alpha, signedEnvelope({ to: 'zed' }, signing.alpha)))).code).toBe(
+        'OIS_ERR_NATS_NO_INBOX',
+      );
+      expect(Date.now() - started).toBeLessThan(5_000);
     });
 
     it('nats permissions - alpha cannot write as beta: no chat entry as beta, no envelope on inbox.gamma.beta, refused at once', async () => {

@@ -39,13 +39,12 @@ function teamStreams(team: string) {
 }
 
 /**
- * What reading a stream takes: its info and creating it when missing (any instance may be first), an
+ * What reading a stream takes besides its info: creating it when missing (any instance may be first), an
  * ordered consumer on it (created, pulled, looked up and deleted again when it is replaced after a lost
  * node) and answers to flow control (KV watchers are push consumers).
  */
 function readable(stream: string): string[] {
   return [
-    `$JS.API.STREAM.INFO.${stream}`,
     `$JS.API.STREAM.CREATE.${stream}`,
     `$JS.API.CONSUMER.CREATE.${stream}.>`,
     `$JS.API.CONSUMER.MSG.NEXT.${stream}.*`,
@@ -67,15 +66,14 @@ function gettable(stream: string): string[] {
 /**
  * An agent's permissions: publish its own chat entries (`ois.<team>.chat.*.<self>`) and envelopes
  * (`ois.<team>.inbox.*.<self>`) and the team's files; read the chat, the files and its own inbox; look up
- * whether another agent has an inbox (so that a send to one that never ran on NATS is told at once), and no
- * more of it. Replies come on its own prefix (`_INBOX_<team>_<self>`), the one thing it subscribes to.
- * `agents` is the whole team (self included).
- * @example agentPermissions('home-lab', 'alpha', ['alpha', 'beta']).publish[0] // 'ois.home-lab.chat.*.alpha'
+ * any stream of the team's account (`STREAM.INFO.*`: whether a peer has an inbox, so that a send to one that
+ * never ran on NATS, or is not in the config, is told at once), and no more of other agents' inboxes.
+ * Replies come on its own prefix (`_INBOX_<team>_<self>`), the one thing it subscribes to.
+ * @example agentPermissions('home-lab', 'alpha').publish[0] // 'ois.home-lab.chat.*.alpha'
  */
-export function agentPermissions(team: string, self: string, agents: readonly string[]): NatsPermissions {
+export function agentPermissions(team: string, self: string): NatsPermissions {
   const s = teamStreams(team);
   const me = agentToken(self);
-  const others = [...new Set(agents.map(agentToken))].filter((a) => a !== me);
   return {
     publish: [
       `ois.${s.names.team}.chat.*.${me}`,
@@ -83,6 +81,7 @@ export function agentPermissions(team: string, self: string, agents: readonly st
       s.files.subjects,
       s.blobs.subjects,
       '$JS.API.INFO',
+      '$JS.API.STREAM.INFO.*',
       ...readable(s.chat),
       ...readable(s.names.inboxStream(me)),
       ...readable(s.files.stream),
@@ -91,7 +90,6 @@ export function agentPermissions(team: string, self: string, agents: readonly st
       ...gettable(s.blobs.stream),
       // Replacing or deleting an object drops its old chunks.
       `$JS.API.STREAM.PURGE.${s.blobs.stream}`,
-      ...others.map((a) => `$JS.API.STREAM.INFO.${s.names.inboxStream(a)}`),
     ],
     subscribe: [`${inboxPrefix(team, me)}.>`],
   };
@@ -171,7 +169,6 @@ export function natsServerConfig(input: NatsServerConfigInput): string {
     checkKey(a.nkey, a.name);
   }
   checkKey(input.admin, NATS_ADMIN_USER);
-  const all = [...tokens.keys()];
   const cluster = input.cluster;
   const self = cluster ? cluster.nodes[cluster.self] : undefined;
   if (cluster) {
@@ -240,7 +237,7 @@ export function natsServerConfig(input: NatsServerConfigInput): string {
       user(
         `${agentToken(a.name)}: publishes only as itself, reads the chat, the files and its own inbox`,
         a.nkey,
-        agentPermissions(names.team, a.name, all),
+        agentPermissions(names.team, a.name),
       ),
     ),
     '    ]',
