@@ -219,7 +219,7 @@ describeNats(
       expect((await admin.jsm.streams.info(names.inboxStream('gamma'))).state.messages).toBe(0);
     });
 
-    it("nats permissions - alpha cannot read beta's inbox: no consumer, no message get, no subscription", async () => {
+    it("nats permissions - alpha cannot read beta's inbox (no consumer, no message get, no subscription) nor create another's", async () => {
       const beta = await as('beta');
       await inboxOf('beta', beta);
       await sendToInbox(beta, signedEnvelope({ from: 'beta', to: 'beta' }, signing.beta));
@@ -232,6 +232,10 @@ describeNats(
       expect(String(errors[0]!.message)).toContain(`$JS.API.CONSUMER.CREATE.${stream}`);
       expect(delivered).toEqual([]);
       await expect(alpha.js.consumers.get(stream)).rejects.toThrow(/permissions violation/i);
+      // Nor make an inbox stream for someone else (one that has none yet).
+      const making = await caught(inboxOf('delta', alpha));
+      expect(making.code).toBe('OIS_ERR_NATS_PERMISSION');
+      expect(making.message).toContain(`$JS.API.STREAM.CREATE.${names.inboxStream('delta')}`);
       await expect(alpha.jsm.streams.getMessage(stream, { seq: 1 })).rejects.toThrow(
         /permissions violation/i,
       );
