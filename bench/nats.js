@@ -14,9 +14,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FolderChatLog } from '../dist/chatlog/index.js';
+import { appendEntry, FolderChatLog } from '../dist/chatlog/index.js';
 import { formatPublicKey, newMessageId, SeenStore, signEnvelope } from '../dist/federation/index.js';
-import { connectNatsTeam, NatsChatLog, NatsInbox, sendToInbox } from '../dist/nats/index.js';
+import { connectNatsTeam, NatsChatLog, NatsInbox, NatsTeamStore, sendToInbox } from '../dist/nats/index.js';
 import { parseRegistry } from '../dist/registry/index.js';
 import { FsTeamStore } from '../dist/team/index.js';
 
@@ -68,6 +68,13 @@ export async function benchNats({ each = 500 } = {}) {
     const chats = [];
     for (let i = 0; i < SENDERS; i++) chats.push(await NatsChatLog.open(await connect(`s${i}`)));
     const natsChat = await appendAll(chats, each);
+    // The same appends as the commands make them: appendEntry through the team store on NATS (the day files).
+    const stores = [];
+    for (let i = 0; i < SENDERS; i++) {
+      const store = NatsTeamStore.onTeam(await connect(`store${i}`));
+      stores.push({ append: (entry) => appendEntry(store, entry) });
+    }
+    const natsStoreChat = await appendAll(stores, each);
 
     const senders = Array.from({ length: SENDERS }, (_, i) => ({
       name: `s${i}`,
@@ -137,6 +144,7 @@ export async function benchNats({ each = 500 } = {}) {
     return {
       folderChat,
       natsChat,
+      natsStoreChat,
       total,
       stored: total / storedSeconds,
       delivered: total / deliveredSeconds,
@@ -162,6 +170,9 @@ export function reportNats(n, httpRate) {
     return true;
   }
   console.log(`  chat appends, NATS      ${n.natsChat.toFixed(0)} entries/s`);
+  console.log(
+    `    through the store     ${n.natsStoreChat.toFixed(0)} entries/s (appendEntry, as the commands append)`,
+  );
   const through = Math.min(n.stored, n.delivered);
   console.log(`  envelopes stored, NATS  ${n.stored.toFixed(0)} messages/s (${n.total} messages, 8 senders)`);
   console.log(

@@ -91,6 +91,16 @@ const CASES: Record<string, { success: Case; failure: Case }> = {
     success: (j) => alpha.ois(['doctor', '--timeout', '2000', ...j]),
     failure: async (j) => runOis(['--home', await fresh(), 'doctor', ...j]),
   },
+  export: {
+    success: async (j) => alpha.ois(['export', '--to', join(await fresh(), 'copy'), ...j]),
+    failure: (j) => alpha.ois(['export', ...j]),
+  },
+  import: {
+    success: async (j) =>
+      runOis(['--home', await fresh(), '--team', await fresh(), 'import', '--from', team.dir, ...j]),
+    failure: async (j) =>
+      runOis(['--home', await fresh(), '--team', await fresh(), 'import', '--from', await fresh(), ...j]),
+  },
   'gateway-sim': {
     success: (j) =>
       runService(['gateway-sim', '--token-env', 'T', '--port', '0', ...j], { T: 'sim-0123456789' }),

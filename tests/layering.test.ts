@@ -20,10 +20,11 @@ const RANK: Record<string, number> = {
   federation: 4,
   memory: 4,
   skills: 4,
-  doctor: 5,
   tasks: 5,
   // The NATS backend implements the seams of chatlog/ and federation/ (and carries their envelopes).
   nats: 5,
+  // The doctor checks every backend of the team, NATS included.
+  doctor: 6,
   server: 6,
   cli: 7,
   plugin: 8,

@@ -4,8 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ChatEntry } from '../src/chatlog/index.js';
+import { appendEntry, readDay } from '../src/chatlog/index.js';
 import { newMessageId, SeenStore, signEnvelope } from '../src/federation/index.js';
-import { connectNatsTeam, NatsChatLog, NatsInbox, type NatsTeam, sendToInbox } from '../src/nats/index.js';
+import {
+  connectNatsTeam,
+  NatsChatLog,
+  NatsInbox,
+  type NatsTeam,
+  NatsTeamStore,
+  sendToInbox,
+} from '../src/nats/index.js';
 import { parseRegistry } from '../src/registry/index.js';
 import { memberBlock } from './helpers/members.js';
 import { describeNats, type NatsServers, startNatsCluster, uniqueTeam } from './helpers/nats.js';
@@ -77,7 +85,9 @@ describeNats('nats cluster - three JetStream nodes, replicas 3, one node lost mi
       },
     });
     close.push(() => inbox.close());
-    const chats = await Promise.all(senders.map(async (s) => NatsChatLog.open(await connect(s.name))));
+    // Appends go through the team store, as the commands make them (appendEntry, the day files).
+    const stores = await Promise.all(senders.map(async (s) => NatsTeamStore.onTeam(await connect(s.name))));
+    const chats = await Promise.all(stores.map((store) => store.chatLog()));
     const links = await Promise.all(senders.map((s) => connect(`${s.name}-send`)));
     // A follower of the chat log (as `ois chat --follow` and the viewer), on its own connection, through
     // the node loss too; its clock says the entries' day.
@@ -127,7 +137,7 @@ describeNats('nats cluster - three JetStream nodes, replicas 3, one node lost mi
               body: `${s.name} #${k}`,
               deliveries: [{ to: 'beta', outcome: 'delivered' }],
             };
-            await chats[i]!.append(entry);
+            await appendEntry(stores[i]!, entry);
             appended++;
             maybeKill();
           }
@@ -173,6 +183,8 @@ describeNats('nats cluster - three JetStream nodes, replicas 3, one node lost mi
     following.abort();
     await follower;
     const entries = (await chats[0]!.readDay('2026-11-21')).entries;
+    // The day file a reader of the store gets (ois chat, the viewer, ois export) holds the same entries.
+    expect((await readDay(stores[1]!, '2026-11-21')).entries).toEqual(entries);
     console.log(
       `nats cluster: killed ${killed!.node} after ${killed!.appended} appends and ${killed!.sent} sends; ${SENDERS * EACH * 2} writes in ${seconds.toFixed(1)} s; inbox reader restarts: ${restarts.length}`,
     );

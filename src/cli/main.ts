@@ -1,8 +1,8 @@
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type InstanceConfig, loadConfig } from '../config/index.js';
+import { type InstanceConfig, isNatsLocation, loadConfig } from '../config/index.js';
 import { EXIT, isOisError, OisError } from '../errors.js';
-import { FsTeamStore, type TeamStore } from '../team/index.js';
+import { FsTeamStore, LazyTeamStore, type TeamStore } from '../team/index.js';
 import type { CliIo, CommandContext, CommandSpec, OptionSpec, ParsedArgs } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { renderCommandHelp, renderMainHelp } from './help.js';
@@ -17,7 +17,8 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   team: {
     type: 'string',
     value: 'DIR',
-    description: 'The team folder (default: $OIS_TEAM, the config, else the nearest AGENTS.md)',
+    description:
+      'The team folder or nats://HOST:4222/TEAM (default: $OIS_TEAM, the config, else the nearest AGENTS.md)',
   },
   json: { type: 'boolean', description: 'Print one JSON document on stdout' },
   help: { type: 'boolean', short: 'h', description: 'Show help' },
@@ -75,9 +76,13 @@ export async function main(io: CliIo): Promise<number> {
       else io.stdout.write(renderCommandHelp(command.spec, GLOBAL_OPTIONS));
       return EXIT.ok;
     }
-    const ctx = createContext(io, args, out);
-    const code = (await command.run(ctx)) ?? EXIT.ok;
-    return code === EXIT.ok && io.signal?.aborted ? stoppedCode(command.spec, io.signal.reason) : code;
+    const { ctx, dispose } = createContext(io, args, out);
+    try {
+      const code = (await command.run(ctx)) ?? EXIT.ok;
+      return code === EXIT.ok && io.signal?.aborted ? stoppedCode(command.spec, io.signal.reason) : code;
+    } finally {
+      await dispose();
+    }
   } catch (err) {
     return reportError(io, err, out);
   }
@@ -240,7 +245,10 @@ function withOptionalValues(
   return { args: out, bare };
 }
 
-/** The team folder of a config, checked: OIS_ERR_TEAM_NOT_FOUND when none is set or it is not a folder. */
+/**
+ * The team of a config: its folder, checked (OIS_ERR_TEAM_NOT_FOUND when none is set or it is not a folder),
+ * or its store on NATS (connected on first use; `close` it when done).
+ */
 export function openTeamFolder(c: InstanceConfig): TeamStore {
   if (c.team === null) {
     throw new OisError(
@@ -250,6 +258,10 @@ export function openTeamFolder(c: InstanceConfig): TeamStore {
         hint: 'pass --team DIR, set OIS_TEAM, or run: ois init --name NAME --team DIR',
       },
     );
+  }
+  if (isNatsLocation(c.team)) {
+    // The NATS client is loaded when the team is first used, not by every command.
+    return new LazyTeamStore(c.team, async () => (await import('../nats/index.js')).openNatsTeamStore(c));
   }
   let isDir = false;
   try {
@@ -267,7 +279,11 @@ export function openTeamFolder(c: InstanceConfig): TeamStore {
   return new FsTeamStore(c.team);
 }
 
-function createContext(io: CliIo, args: ParsedArgs, out: JsonOutput): CommandContext {
+function createContext(
+  io: CliIo,
+  args: ParsedArgs,
+  out: JsonOutput,
+): { ctx: CommandContext; dispose: () => Promise<void> } {
   const json = args.values.json === true;
   let config: InstanceConfig | undefined;
   let store: TeamStore | undefined;
@@ -307,7 +323,8 @@ function createContext(io: CliIo, args: ParsedArgs, out: JsonOutput): CommandCon
     },
     runCommand: (other) => main(other),
   };
-  return ctx;
+  // A team on NATS holds a connection: closed when the command is done, so the process can end.
+  return { ctx, dispose: async () => store?.close?.() };
 }
 
 /**

@@ -4,7 +4,7 @@
  * this list (`npm run docs:config`) and a test keeps it current.
  */
 
-export type SettingType = 'string' | 'url' | 'integer' | 'path';
+export type SettingType = 'string' | 'url' | 'integer' | 'path' | 'team';
 
 export interface SettingDeclaration {
   /** Dotted key in `config.yaml`, e.g. `gateway.url`. */
@@ -34,12 +34,12 @@ export const SETTINGS = [
   },
   {
     key: 'team',
-    type: 'path',
+    type: 'team',
     default: null,
     env: 'OIS_TEAM',
     flag: '--team',
     description:
-      'The team folder (holds AGENTS.md, chat/, shared/). When unset, the nearest AGENTS.md walking up from the working directory.',
+      'The team: a folder (holds AGENTS.md, chat/, shared/), or a NATS JetStream team `nats://HOST:4222[,HOST:4222…]/TEAM` (docs/scale.md). When unset, the nearest AGENTS.md walking up from the working directory.',
   },
   {
     key: 'gateway.url',
@@ -219,6 +219,44 @@ export const SETTINGS = [
     description: "How long a peer's daemon must be unreachable before the daemon notes `peer_offline`.",
     min: 1000,
     max: 86_400_000,
+  },
+  {
+    key: 'nats.nkey',
+    type: 'path',
+    default: null,
+    env: 'OIS_NATS_NKEY',
+    flag: null,
+    description:
+      "A team on NATS: the file holding this agent's NATS user seed (nkey), as `ois nats config` writes it. Keep it private.",
+  },
+  {
+    key: 'nats.creds',
+    type: 'path',
+    default: null,
+    env: 'OIS_NATS_CREDS',
+    flag: null,
+    description:
+      'A team on NATS: a NATS credentials file (user JWT and seed), for servers run in operator mode.',
+  },
+  {
+    key: 'nats.tlsCa',
+    type: 'path',
+    default: null,
+    env: 'OIS_NATS_TLS_CA',
+    flag: null,
+    description:
+      "A team on NATS: the CA certificate that signed the servers' TLS certificates (`tls://` servers).",
+  },
+  {
+    key: 'nats.replicas',
+    type: 'integer',
+    default: 1,
+    env: 'OIS_NATS_REPLICAS',
+    flag: null,
+    description:
+      "A team on NATS: replicas of the team's streams and buckets when this instance creates them: 1 on one server, 3 on a three-node cluster.",
+    min: 1,
+    max: 5,
   },
 ] as const satisfies readonly SettingDeclaration[];
 

@@ -14,8 +14,8 @@ export const ZH_SETTINGS: Readonly<Record<string, Translation>> = {
     zh: '本实例在团队注册表中的智能体名称（由 `ois init --name` 设置）。',
   },
   team: {
-    en: 'The team folder (holds AGENTS.md, chat/, shared/). When unset, the nearest AGENTS.md walking up from the working directory.',
-    zh: '团队文件夹（存放 AGENTS.md、chat/、shared/）。未设置时，从工作目录逐级向上查找最近的 AGENTS.md。',
+    en: 'The team: a folder (holds AGENTS.md, chat/, shared/), or a NATS JetStream team `nats://HOST:4222[,HOST:4222…]/TEAM` (docs/scale.md). When unset, the nearest AGENTS.md walking up from the working directory.',
+    zh: '团队：一个文件夹（存放 AGENTS.md、chat/、shared/），或一个 NATS JetStream 团队 `nats://HOST:4222[,HOST:4222…]/TEAM`（见 docs/scale.md）。未设置时，从工作目录逐级向上查找最近的 AGENTS.md。',
   },
   'gateway.url': {
     en: "This instance's own OpenClaw gateway, as peers should reach it (published by `ois join`).",
@@ -88,6 +88,22 @@ export const ZH_SETTINGS: Readonly<Record<string, Translation>> = {
   'notices.offlineAfterMs': {
     en: "How long a peer's daemon must be unreachable before the daemon notes `peer_offline`.",
     zh: '对端守护进程需持续不可达多久，本守护进程才记下 `peer_offline`。',
+  },
+  'nats.nkey': {
+    en: "A team on NATS: the file holding this agent's NATS user seed (nkey), as `ois nats config` writes it. Keep it private.",
+    zh: 'NATS 上的团队：存放本智能体 NATS 用户种子（nkey）的文件，即 `ois nats config` 写出的文件。请妥善保密。',
+  },
+  'nats.creds': {
+    en: 'A team on NATS: a NATS credentials file (user JWT and seed), for servers run in operator mode.',
+    zh: 'NATS 上的团队：NATS 凭据文件（用户 JWT 与种子），用于以 operator 模式运行的服务器。',
+  },
+  'nats.tlsCa': {
+    en: "A team on NATS: the CA certificate that signed the servers' TLS certificates (`tls://` servers).",
+    zh: 'NATS 上的团队：签发服务器 TLS 证书的 CA 证书（用于 `tls://` 服务器）。',
+  },
+  'nats.replicas': {
+    en: "A team on NATS: replicas of the team's streams and buckets when this instance creates them: 1 on one server, 3 on a three-node cluster.",
+    zh: 'NATS 上的团队：由本实例创建团队的流和存储桶时使用的副本数：单台服务器为 1，三节点集群为 3。',
   },
 };
 

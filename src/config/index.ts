@@ -27,4 +27,11 @@ export {
   updateSecret,
 } from './secrets.js';
 export { DAEMON_STATE_FILE, type DaemonState, runningDaemon } from './state.js';
+export {
+  formatNatsLocation,
+  isNatsLocation,
+  NATS_TEAM_NAME,
+  type NatsLocation,
+  parseNatsLocation,
+} from './team-location.js';
 export { type ConfigFileValues, writeConfigFile } from './write.js';

@@ -5,6 +5,7 @@ import { OisError } from '../errors.js';
 import { findTeamFolder } from '../team/index.js';
 import { SETTINGS, type SettingDeclaration } from './declarations.js';
 import { ipVersion, userHome } from './net.js';
+import { formatNatsLocation, isNatsLocation, parseNatsLocation } from './team-location.js';
 
 /** OpenClaw's default gateway port (a gateway URL without a port). */
 const DEFAULT_GATEWAY_PORT = 18789;
@@ -21,7 +22,10 @@ export interface InstanceConfig {
   /** Whether the config file exists (false before `ois init`). */
   readonly initialised: boolean;
   readonly name: string | null;
-  /** The team folder, resolved; null when none was given and no AGENTS.md is above the working directory. */
+  /**
+   * The team folder, resolved, or a NATS team (`nats://host:4222/team`, see team-location.ts); null when none
+   * was given and no AGENTS.md is above the working directory.
+   */
   readonly team: string | null;
   readonly teamSource: 'flag' | 'env' | 'config' | 'discovered' | null;
   readonly gateway: { readonly url: string; readonly sessionKey: string };
@@ -52,6 +56,13 @@ export interface InstanceConfig {
     readonly connectTimeoutMs: number;
     readonly timeoutMs: number;
     readonly retries: number;
+  };
+  /** How to reach a team on NATS (unused by a folder team). */
+  readonly nats: {
+    readonly nkey: string | null;
+    readonly creds: string | null;
+    readonly tlsCa: string | null;
+    readonly replicas: number;
   };
 }
 
@@ -174,6 +185,12 @@ export function loadConfig(input: ConfigInput): InstanceConfig {
       timeoutMs: values.get('send.timeoutMs') as number,
       retries: values.get('send.retries') as number,
     }),
+    nats: Object.freeze({
+      nkey: values.get('nats.nkey') as string | null,
+      creds: values.get('nats.creds') as string | null,
+      tlsCa: values.get('nats.tlsCa') as string | null,
+      replicas: values.get('nats.replicas') as number,
+    }),
   });
 }
 
@@ -241,6 +258,16 @@ function checkValue(
     case 'path': {
       const path = String(value);
       return isAbsolute(path) ? path : resolve(cwd, path);
+    }
+    case 'team': {
+      const team = String(value);
+      if (!isNatsLocation(team)) return isAbsolute(team) ? team : resolve(cwd, team);
+      try {
+        return formatNatsLocation(parseNatsLocation(team));
+      } catch (err) {
+        problems.push(`${from}: ${(err as Error).message}`);
+        return null;
+      }
     }
     case 'string': {
       if (typeof value !== 'string' && typeof value !== 'number') {

@@ -9,6 +9,8 @@ export interface ConfigFileValues {
   name: string;
   team: string;
   gateway: { url: string; sessionKey: string };
+  /** A team on NATS: how to reach it (files by absolute path, never their content). */
+  nats?: { nkey?: string; creds?: string; tlsCa?: string; replicas?: number };
 }
 
 /** Writes `<home>/config.yaml` atomically (the home is created with mode 0700). */

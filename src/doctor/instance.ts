@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { InstanceConfig } from '../config/index.js';
+import { type InstanceConfig, isNatsLocation } from '../config/index.js';
 import { isOisError } from '../errors.js';
 import { readChain, readPin, type TeamView, teamView, verifyChain } from '../membership/index.js';
 import { openMemory, TEAM_MEMORY_DIR } from '../memory/index.js';
 import { agentId, findAgent, loadRegistry, type Registry } from '../registry/index.js';
-import { acquireLock, FsTeamStore, TEMP_PREFIX, writeFileAtomic } from '../team/index.js';
+import { acquireLock, FsTeamStore, TEMP_PREFIX, type TeamStore, writeFileAtomic } from '../team/index.js';
+import { checkNatsTeam } from './nats.js';
 import type { Check } from './types.js';
 
 export const SELF = 'this instance';
@@ -53,6 +54,15 @@ export async function checkInstance(
     });
     return { checks, config, registry: null };
   }
+  if (isNatsLocation(config.team)) {
+    const store = await checkNatsTeam(config, add);
+    if (store === null) return { checks, config, registry: null };
+    try {
+      return { checks, config, registry: await checkTeam(store, config, add) };
+    } finally {
+      await store.close();
+    }
+  }
   const store = new FsTeamStore(config.team, { timeoutMs: 3000 });
   const probe = join(config.team, `${TEMP_PREFIX}doctor-${randomBytes(4).toString('hex')}`);
   try {
@@ -88,6 +98,15 @@ export async function checkInstance(
     });
   }
 
+  return { checks, config, registry: await checkTeam(store, config, add) };
+}
+
+/** The checks of what the team holds, on any backend: AGENTS.md, this agent's entry, membership, memory. */
+async function checkTeam(
+  store: TeamStore,
+  config: InstanceConfig,
+  add: (c: Omit<Check, 'subject'>) => void,
+): Promise<Registry | null> {
   let registry: Registry;
   try {
     registry = await loadRegistry(store);
@@ -99,7 +118,7 @@ export async function checkInstance(
       fix: 'fix the lines named (specs/registry.md describes the format)',
       code: isOisError(err) ? err.code : 'OIS_ERR_REGISTRY_PARSE',
     });
-    return { checks, config, registry: null };
+    return null;
   }
   add({ name: 'AGENTS.md', status: 'ok', detail: `${registry.agents.length} agents` });
   const tokens = registry.warnings.filter((w) => w.code === 'plaintext-token');
@@ -140,15 +159,11 @@ export async function checkInstance(
   }
   for (const c of await checkMembership(store, config, registry)) add(c);
   if (config.name !== null) for (const c of await checkMemory(store, config.home, config.name)) add(c);
-  return { checks, config, registry };
+  return registry;
 }
 
 /** Team memory as this instance reads it: lines every reader ignores (forged, unsigned, another's key). */
-async function checkMemory(
-  store: FsTeamStore,
-  home: string,
-  self: string,
-): Promise<Omit<Check, 'subject'>[]> {
+async function checkMemory(store: TeamStore, home: string, self: string): Promise<Omit<Check, 'subject'>[]> {
   if ((await store.list(TEAM_MEMORY_DIR)).length === 0) return [];
   let mem: Awaited<ReturnType<typeof openMemory>>;
   try {
@@ -199,7 +214,7 @@ async function checkMemory(
  * verify, AGENTS.md entries they do not back (each named, with why), and this instance's own state.
  */
 async function checkMembership(
-  store: FsTeamStore,
+  store: TeamStore,
   config: InstanceConfig,
   registry: Registry,
 ): Promise<Omit<Check, 'subject'>[]> {

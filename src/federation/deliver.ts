@@ -6,6 +6,7 @@ const TRANSIENT: ReadonlySet<ErrorCode> = new Set([
   'OIS_ERR_PEER_BUSY',
   'OIS_ERR_RATE_LIMITED',
   'OIS_ERR_LOCAL_GATEWAY',
+  'OIS_ERR_NATS_UNREACHABLE',
 ]);
 
 export function isTransient(err: unknown): boolean {

@@ -88,12 +88,23 @@ export interface Courier {
   settings: AttemptSettings;
   /** For a peer that cannot be reached: where it is now, if its ZeroTier address changed. */
   relocate?: (agent: Agent) => Promise<Moved | null>;
+  /**
+   * The team's own delivery (a team on NATS: the recipient's inbox stream), tried before HTTP for a
+   * federated peer; `where` names it in reports.
+   */
+  inbox?: { where: string; put: (envelope: Envelope) => Promise<{ duplicate: boolean }> };
   now?: () => number;
+}
+
+/** The team's own delivery of a store that has one (a team on NATS), for a courier. */
+export function storeInbox(store: TeamStore): Courier['inbox'] {
+  if (!store.deliver) return undefined;
+  return { where: `${store.root} (inbox stream)`, put: (envelope) => store.deliver!(envelope) };
 }
 
 /** One way tried within an attempt. */
 export interface PathReport {
-  via: 'federated' | 'direct';
+  via: 'federated' | 'direct' | 'nats';
   url: string;
   outcome: 'delivered' | 'duplicate' | 'failed';
   seconds: number;
@@ -103,7 +114,7 @@ export interface PathReport {
 }
 
 export type Attempt =
-  | { ok: true; via: 'federated' | 'direct'; seconds: number; attempts: number; paths: PathReport[] }
+  | { ok: true; via: 'federated' | 'direct' | 'nats'; seconds: number; attempts: number; paths: PathReport[] }
   | { ok: false; error: OisError; seconds: number; attempts: number; paths: PathReport[] };
 
 /** How long a presence reading that says "down" is believed, by a process that is not the daemon. */
@@ -185,6 +196,26 @@ export async function attemptDelivery(message: QueuedMessage, courier: Courier):
       });
     }
     const federation = courier.identity ? federationOf(agent) : null;
+    // A body over an envelope's limit goes straight to the gateway (sendMessage let it through only then).
+    const fits = Buffer.byteLength(message.body) <= MAX_ENVELOPE_BODY_BYTES;
+    let inboxFailed: OisError | null = null;
+    if (courier.inbox && courier.identity && federation && fits) {
+      // Both on NATS: the envelope goes into the peer's inbox stream, and its daemon takes it from there
+      // (now, or when it runs again). A peer without an inbox there, or a cluster that is down, is tried over
+      // HTTP next.
+      const { inbox, identity } = courier;
+      try {
+        await tryPath('nats', inbox.where, undefined, async () => {
+          const { duplicate } = await inbox.put(sign(message, identity, now()));
+          return { attempts: 1, ...(duplicate ? { status: 'duplicate' } : {}) };
+        });
+        return { ok: true, via: 'nats', seconds: elapsed(), attempts, paths };
+      } catch (err) {
+        if (!isOisError(err, 'OIS_ERR_NATS_NO_INBOX') && !isOisError(err, 'OIS_ERR_NATS_UNREACHABLE'))
+          throw err;
+        inboxFailed = err;
+      }
+    }
     const token = agent.gateway
       ? ((await resolveToken(courier.home, courier.env, agent.name))?.token ?? null)
       : null;
@@ -205,8 +236,6 @@ export async function attemptDelivery(message: QueuedMessage, courier: Courier):
     };
     let unreachable: OisError | null = null;
 
-    // A body over an envelope's limit goes straight to the gateway (sendMessage let it through only then).
-    const fits = Buffer.byteLength(message.body) <= MAX_ENVELOPE_BODY_BYTES;
     if (federation && courier.identity && (fits || !gateway)) {
       const identity = courier.identity;
       const signed = () => sign(message, identity, now());
@@ -271,7 +300,7 @@ export async function attemptDelivery(message: QueuedMessage, courier: Courier):
         return { ok: true, via: 'direct', seconds: elapsed(), attempts, paths };
       }
     }
-    throw unreachable!;
+    throw unreachable ?? inboxFailed!;
   } catch (err) {
     return { ok: false, error: asOisError(err), seconds: elapsed(), attempts, paths };
   }

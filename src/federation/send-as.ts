@@ -4,7 +4,7 @@ import { adoptApprovedKey, loadIdentity, loadTeamView } from '../membership/inde
 import type { Agent, Registry } from '../registry/index.js';
 import { findAgent } from '../registry/index.js';
 import type { TeamStore } from '../team/index.js';
-import { type Courier, type Drained, drainPeer, type Moved, type Thread } from './dispatch.js';
+import { type Courier, type Drained, drainPeer, type Moved, storeInbox, type Thread } from './dispatch.js';
 import { Outbox } from './outbox.js';
 import { planRecipients, type SendReport, sendMessage } from './send.js';
 
@@ -135,6 +135,7 @@ export async function instanceCourier(
     },
     relocate: (agent) =>
       relocate(agent, { store, home: config.home, env, ...(options.warn ? { warn: options.warn } : {}) }),
+    ...(store.deliver ? { inbox: storeInbox(store)! } : {}),
   };
 }
 

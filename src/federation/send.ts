@@ -23,6 +23,7 @@ import {
   type PathReport,
   type QueuedMessage,
   settle,
+  storeInbox,
   type Thread,
 } from './dispatch.js';
 import {
@@ -171,7 +172,7 @@ export interface DeliveryReport {
   note?: string;
   /** For `queued` after a failed attempt: that attempt's error code. */
   code?: ErrorCode;
-  via?: 'federated' | 'direct';
+  via?: 'federated' | 'direct' | 'nats';
   outcome: DeliveryOutcome;
   /** The whole time this delivery took, every path and earlier queued messages included. */
   seconds: number;
@@ -352,6 +353,7 @@ async function deliverOne(
     registry: input.registry,
     settings: settingsOf(input),
     ...(input.relocate ? { relocate: input.relocate } : {}),
+    ...(input.store.deliver ? { inbox: storeInbox(input.store)! } : {}),
   };
   const outbox = input.queue ? input.outbox : undefined;
   if (!outbox) return fromAttempt(to, await attemptDelivery(message, courier), null);

@@ -37,7 +37,7 @@ function countNewlines(text: string): number {
   return count;
 }
 
-interface Stored {
+export interface Stored {
   seq: number;
   text: string;
 }
@@ -99,16 +99,41 @@ export class NatsChatLog implements ChatLog {
     return parseChatLog(dayHeader(date) + stored.map((s) => s.text).join(''), date);
   }
 
-  /** One day's messages, oldest first, up to `beforeSeq` (exclusive) when given. */
-  async #day(date: string, beforeSeq = Number.POSITIVE_INFINITY): Promise<Stored[]> {
+  /** How many entries the stream holds for one day (the log is append-only: the count is its version). */
+  async dayCount(date: string): Promise<number> {
+    const { names, jsm } = this.#team;
+    const filter = names.chatDay(date);
+    const info = await retryUntil(this.#team, `read the chat of ${date}`, () =>
+      jsm.streams.info(names.chatStream, { subjects_filter: filter }),
+    );
+    return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * One day's entries stored after sequence `afterSeq`, oldest first, each as its text and sequence: what a
+   * reader that has the day's first `have` entries, up to `afterSeq`, appends to it (the team store's day
+   * files, specs/nats.md).
+   */
+  dayAfter(date: string, afterSeq: number, have: number): Promise<Stored[]> {
+    validateDate(date);
+    return retryUntil(this.#team, `read the chat of ${date}`, () =>
+      this.#day(date, Number.POSITIVE_INFINITY, afterSeq, have),
+    );
+  }
+
+  /**
+   * One day's messages, oldest first, after `afterSeq` and up to `beforeSeq` (exclusive) when given; none
+   * when the day holds no more than the `have` a caller already read (a reader would wait for more in vain).
+   */
+  async #day(date: string, beforeSeq = Number.POSITIVE_INFINITY, afterSeq = 0, have = 0): Promise<Stored[]> {
     const { names, jsm } = this.#team;
     const filter = names.chatDay(date);
     const info = await jsm.streams.info(names.chatStream, { subjects_filter: filter });
     const total = Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
-    if (total === 0) return [];
+    if (total <= have || info.state.last_seq <= afterSeq) return [];
     const out: Stored[] = [];
     const done = new AbortController();
-    let last = 0;
+    let last = afterSeq;
     await readStream(
       this.#team,
       names.chatStream,

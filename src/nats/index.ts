@@ -25,6 +25,7 @@ export {
   type TeamNames,
   teamNames,
 } from './names.js';
+export { connectInstance, natsOptions, openNatsTeamStore } from './open.js';
 export {
   adminPermissions,
   agentPermissions,
@@ -37,3 +38,4 @@ export {
   type NatsServerConfigInput,
   natsServerConfig,
 } from './server-config.js';
+export { fileKey, INLINE_MAX_BYTES, NatsTeamStore } from './store.js';

@@ -1,3 +1,4 @@
+import { NATS_TEAM_NAME } from '../config/index.js';
 import { OisError } from '../errors.js';
 import { agentId } from '../registry/index.js';
 
@@ -7,11 +8,9 @@ import { agentId } from '../registry/index.js';
  * and permissions can be written per team and per agent.
  */
 
-const TEAM = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-
 /** Checks a team name for NATS and returns it. Throws `OIS_ERR_NATS_TEAM_INVALID`. */
 export function natsTeamName(team: string): string {
-  if (TEAM.test(team)) return team;
+  if (NATS_TEAM_NAME.test(team)) return team;
   throw new OisError('OIS_ERR_NATS_TEAM_INVALID', `not a team name for NATS: ${JSON.stringify(team)}`, {
     hint: 'use 1-64 lower-case letters, digits, - or _, starting with a letter or digit (e.g. home-lab)',
   });
@@ -46,6 +45,10 @@ export interface TeamNames {
   inboxSubjects(agent: string): string;
   /** Where `from` puts an envelope for `to`: `ois.<team>.inbox.<to>.<from>`. */
   inboxSubject(to: string, from: string): string;
+  /** The KV bucket of the team's files (the registry, membership records, shared/, memory, skills, tasks). */
+  filesBucket: string;
+  /** The object store of files too large for a KV value. */
+  blobsBucket: string;
 }
 
 /** The names of a team's streams and subjects (specs/nats.md). */
@@ -60,6 +63,8 @@ export function teamNames(team: string): TeamNames {
     inboxStream: (agent) => `OIS_${t}_INBOX_${agentToken(agent)}`,
     inboxSubjects: (agent) => `ois.${t}.inbox.${agentToken(agent)}.*`,
     inboxSubject: (to, from) => `ois.${t}.inbox.${agentToken(to)}.${agentToken(from)}`,
+    filesBucket: `ois_${t}_files`,
+    blobsBucket: `ois_${t}_blobs`,
   };
 }
 

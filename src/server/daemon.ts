@@ -10,6 +10,7 @@ import {
   type Env,
   type InstanceConfig,
   isLoopbackHost,
+  isNatsLocation,
   resolveOwnToken,
   resolveToken,
   runningDaemon,
@@ -18,6 +19,7 @@ import {
 } from '../config/index.js';
 import { isOisError, OisError, storageError } from '../errors.js';
 import {
+  type Envelope,
   instanceCourier,
   newMessageId,
   Outbox,
@@ -39,7 +41,7 @@ import {
   updatePin,
 } from '../membership/index.js';
 import { markNoticesRead, readNotices, recordLocalNotice } from '../notices/index.js';
-import { agentId } from '../registry/index.js';
+import { agentId, type Agent as RegistryAgent } from '../registry/index.js';
 import {
   checkEnvelope,
   knownTask,
@@ -48,7 +50,7 @@ import {
   TaskStore,
   TERMINAL,
 } from '../tasks/index.js';
-import { FsTeamStore, writeFileAtomic } from '../team/index.js';
+import { FsTeamStore, type TeamStore, writeFileAtomic } from '../team/index.js';
 import { invokeTool, sessionsSend } from '../transport/index.js';
 import { buildApp } from './app.js';
 
@@ -78,6 +80,8 @@ export interface DaemonOptions {
 
 /** How often the daemon forgets delivered ids older than the dedupe window. */
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
+/** A team on NATS: where this instance keeps its place in its inbox stream (specs/nats.md). */
+const NATS_CURSOR_FILE = 'nats-inbox.json';
 
 /**
  * Starts `ois serve` for one instance: refuses when another daemon holds the home or when it has no token
@@ -109,7 +113,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   }
   const own = await ownToken(config, env, options.openclawProfile);
   const target = { url: config.gateway.url, token: own.token, sessionKey: config.gateway.sessionKey };
-  const store = new FsTeamStore(config.team);
+  // A team on NATS: its store, and below its inbox stream, in place of the folder and of inbound HTTP.
+  const nats = isNatsLocation(config.team) ? await import('../nats/index.js') : null;
+  const store: TeamStore = nats ? nats.openNatsTeamStore(config) : new FsTeamStore(config.team);
   const seen = new SeenStore(config.home);
   seen.prune();
   await settleUnsettled(seen, async () =>
@@ -190,29 +196,34 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   };
   // One kept-alive connection pool to our own gateway for every inbound message.
   const gateway = new Agent({ connect: { timeout: config.send.connectTimeoutMs }, keepAliveTimeout: 30_000 });
+  const deliver = async (text: string, envelope: Envelope) => {
+    if (envelope.wait === undefined) {
+      await sessionsSend(target, { message: text, retries: 2, minRetryDelayMs: 200, dispatcher: gateway });
+      return;
+    }
+    // A waited envelope: this daemon waits on its own gateway, so no token ever leaves this host.
+    const result = await sessionsSend(target, {
+      message: text,
+      waitSeconds: envelope.wait,
+      callerSessionKey: config.send.waitSessionKey,
+      messageId: envelope.id,
+      retries: 0,
+      dispatcher: gateway,
+    });
+    return { reply: result.status === 'ok' ? result.reply : null };
+  };
+  const muted = (type: string) => config.notices.mute.includes(type);
+  const accept = (envelope: Envelope, sender: RegistryAgent) => checkEnvelope(tasks, envelope, sender);
+  const onDelivered = async (envelope: Envelope, sender: RegistryAgent) =>
+    recordEnvelope(tasks, envelope, sender, config.name);
   const app = await buildApp({
     config,
     registry,
     seen,
-    muted: (type) => config.notices.mute.includes(type),
-    deliver: async (text, envelope) => {
-      if (envelope.wait === undefined) {
-        await sessionsSend(target, { message: text, retries: 2, minRetryDelayMs: 200, dispatcher: gateway });
-        return;
-      }
-      // A waited envelope: this daemon waits on its own gateway, so no token ever leaves this host.
-      const result = await sessionsSend(target, {
-        message: text,
-        waitSeconds: envelope.wait,
-        callerSessionKey: config.send.waitSessionKey,
-        messageId: envelope.id,
-        retries: 0,
-        dispatcher: gateway,
-      });
-      return { reply: result.status === 'ok' ? result.reply : null };
-    },
-    accept: (envelope, sender) => checkEnvelope(tasks, envelope, sender),
-    onDelivered: async (envelope, sender) => recordEnvelope(tasks, envelope, sender, config.name),
+    muted,
+    deliver,
+    accept,
+    onDelivered,
     sign: (reply) => {
       if (!identity) throw new OisError('OIS_ERR_IDENTITY_MISSING', 'this instance has no signing key');
       return signEnvelope(reply, identity.privateKey);
@@ -240,6 +251,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     outbox.close();
     tasks.close();
     await gateway.close().catch(() => {});
+    await store.close?.().catch(() => {});
   };
   let port = config.serve.port;
   try {
@@ -300,6 +312,31 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     app.log.warn({ setAside: outbox.recovered.details?.setAside }, outbox.recovered.message);
   await presence.start();
   sender.start();
+  let inbox: { close(): Promise<void> } | null = null;
+  if (nats) {
+    try {
+      inbox = await nats.NatsInbox.open(await (store as InstanceType<typeof nats.NatsTeamStore>).team(), {
+        self: config.name,
+        registry,
+        seen,
+        deliver,
+        accept,
+        onDelivered,
+        muted,
+        skewSeconds: config.serve.skewSeconds,
+        now: Date.now,
+        maxHops: config.federation.maxHops,
+        log: app.log,
+        cursorFile: join(config.home, NATS_CURSOR_FILE),
+      });
+    } catch (err) {
+      await presence.stop();
+      await sender.stop();
+      await closeAll();
+      await rm(stateFile, { force: true });
+      throw err;
+    }
+  }
   const pruner = setInterval(() => seen.prune(), PRUNE_INTERVAL_MS);
   pruner.unref();
   let stopped = false;
@@ -313,6 +350,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       stopped = true;
       clearInterval(pruner);
       await presence.stop();
+      await inbox?.close();
       await sender.stop();
       await closeAll();
       await rm(stateFile, { force: true });
@@ -321,7 +359,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 }
 
 /** What the viewer's tasks board, memory and skills panels read: the functions the commands use. */
-function viewerTeam(config: InstanceConfig & { name: string }, store: FsTeamStore, tasks: TaskStore) {
+function viewerTeam(config: InstanceConfig & { name: string }, store: TeamStore, tasks: TaskStore) {
   // Loaded when the viewer first asks: an idle daemon does not carry the memory index or the skills code.
   const memoryRoom = () => import('../memory/index.js');
   const skillsRoom = () => import('../skills/index.js');

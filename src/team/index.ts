@@ -1,5 +1,7 @@
 export { TEMP_PREFIX, writeFileAtomic } from './atomic.js';
+export { type CopyReport, copyTeam } from './copy.js';
 export { findTeamFolder, REGISTRY_FILE } from './discover.js';
+export { LazyTeamStore } from './lazy.js';
 export {
   acquireLock,
   DEFAULT_LOCK_STALE_MS,
@@ -9,7 +11,7 @@ export {
 } from './lock.js';
 export { MemoryTeamStore } from './memory-store.js';
 export * from './shared.js';
-export { type EntryInfo, FsTeamStore, type TeamStore } from './store.js';
+export { type EntryInfo, FsTeamStore, type PeerEnvelope, type TeamStore } from './store.js';
 
 /** Where things live in a team folder. */
 export const TEAM_PATHS = {

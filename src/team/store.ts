@@ -41,6 +41,23 @@ export interface TeamStore {
   readFile(rel: string): Promise<Buffer | null>;
   /** Removes a file: readers see it or nothing, and the name is free at once. False when it was not there. */
   remove(rel: string): Promise<boolean>;
+  /** Ends what the store holds open (a connection to NATS); the folder holds nothing. */
+  close?(): Promise<void>;
+  /**
+   * Peer delivery through the team's own backend, where it has one: a team on NATS puts a signed envelope
+   * into the recipient's inbox stream (specs/nats.md). Resolves once it is stored for the recipient;
+   * `OIS_ERR_NATS_NO_INBOX` when the recipient has no inbox there (it is reached over HTTP). A folder has
+   * none: peers are reached over HTTP.
+   */
+  deliver?(envelope: PeerEnvelope): Promise<{ duplicate: boolean }>;
+}
+
+/** What the team store needs to know of a signed envelope (federation's `Envelope`), to carry it. */
+export interface PeerEnvelope {
+  id: string;
+  from: string;
+  to: string;
+  wait?: number;
 }
 
 export interface EntryInfo {

@@ -20,36 +20,36 @@ export function teamStoreContract(name: string, make: () => Promise<TeamStore>):
 
     it(`team store - ${name}: atomic writes replace the whole content; stat's version follows it`, async () => {
       const s = await make();
-      await s.writeAtomic('chat/2026-11-21.md', 'first');
-      const v1 = await s.stat('chat/2026-11-21.md');
+      await s.writeAtomic('notes/2026-11-21.md', 'first');
+      const v1 = await s.stat('notes/2026-11-21.md');
       expect(v1).toMatchObject({ kind: 'file', size: 5 });
       await new Promise((r) => setTimeout(r, 5));
-      await s.writeAtomic('chat/2026-11-21.md', new TextEncoder().encode('second, longer'));
-      expect((await s.read('chat/2026-11-21.md'))?.toString()).toBe('second, longer');
-      expect((await s.readFile('chat/2026-11-21.md'))?.toString()).toBe('second, longer');
-      expect((await s.readFrom('chat/2026-11-21.md', 8))?.toString()).toBe('longer');
-      expect((await s.readFrom('chat/2026-11-21.md', 99))?.length).toBe(0);
-      expect(await s.size('chat/2026-11-21.md')).toBe(14);
-      expect((await s.stat('chat/2026-11-21.md'))?.version).not.toBe(v1?.version);
-      expect(await s.stat('chat')).toMatchObject({ kind: 'dir' });
+      await s.writeAtomic('notes/2026-11-21.md', new TextEncoder().encode('second, longer'));
+      expect((await s.read('notes/2026-11-21.md'))?.toString()).toBe('second, longer');
+      expect((await s.readFile('notes/2026-11-21.md'))?.toString()).toBe('second, longer');
+      expect((await s.readFrom('notes/2026-11-21.md', 8))?.toString()).toBe('longer');
+      expect((await s.readFrom('notes/2026-11-21.md', 99))?.length).toBe(0);
+      expect(await s.size('notes/2026-11-21.md')).toBe(14);
+      expect((await s.stat('notes/2026-11-21.md'))?.version).not.toBe(v1?.version);
+      expect(await s.stat('notes')).toMatchObject({ kind: 'dir' });
     });
 
     it(`team store - ${name}: appends see the tail and never interleave`, async () => {
       const s = await make();
       const tails: string[] = [];
-      await s.append('chat/d.md', (tail) => {
+      await s.append('logs/d.md', (tail) => {
         tails.push(tail);
         return 'a\n';
       });
       await Promise.all(
-        Array.from({ length: 20 }, (_, n) => s.append('chat/d.md', () => `${'x'.repeat(50)} ${n}\n`)),
+        Array.from({ length: 20 }, (_, n) => s.append('logs/d.md', () => `${'x'.repeat(50)} ${n}\n`)),
       );
       expect(tails).toEqual(['']);
-      const lines = (await s.read('chat/d.md'))!.toString().split('\n').filter(Boolean);
+      const lines = (await s.read('logs/d.md'))!.toString().split('\n').filter(Boolean);
       expect(lines).toHaveLength(21);
       expect(lines.slice(1).every((l) => /^x{50} \d+$/.test(l))).toBe(true);
       let last = '';
-      await s.append('chat/d.md', (tail) => {
+      await s.append('logs/d.md', (tail) => {
         last = tail;
         return '';
       });

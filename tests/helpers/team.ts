@@ -33,10 +33,13 @@ export async function makeTeam(
   names: string[],
   simOptions: Partial<GatewaySimulatorOptions> = {},
   env: Record<string, string> = {},
-  /** false: the others' join requests stay pending (membership tests approve them themselves). */
-  options: { approve?: boolean } = {},
+  /**
+   * approve false: the others' join requests stay pending (membership tests approve them themselves).
+   * team: where the team is instead of a new folder (a `nats://…` team).
+   */
+  options: { approve?: boolean; team?: string } = {},
 ): Promise<TestTeam> {
-  const dir = await tempDir('ois-team-');
+  const dir = options.team ?? (await tempDir('ois-team-'));
   const agents: Record<string, TestAgent> = {};
   for (const name of names) {
     const token = randomBytes(24).toString('hex');

@@ -26,13 +26,23 @@ export const COMMANDS: readonly { name: string; summary: string; load: () => Pro
     load: async () => (await import('./doctor.js')).command,
   },
   {
+    name: 'export',
+    summary: 'Write the team (on NATS or a folder) as an OIS team folder: AGENTS.md, chat/*.md, shared/',
+    load: async () => (await import('./transfer.js')).exportCommand,
+  },
+  {
     name: 'gateway-sim',
     summary: 'Run an OpenClaw gateway simulator (for trying OIS without OpenClaw)',
     load: async () => (await import('./gateway-sim.js')).command,
   },
   {
+    name: 'import',
+    summary: "Copy an OIS team folder into this instance's team (a team on NATS), nothing lost",
+    load: async () => (await import('./transfer.js')).importCommand,
+  },
+  {
     name: 'init',
-    summary: "Set up this instance's home: name, team folder, gateway",
+    summary: "Set up this instance's home: name, team folder (or NATS team), gateway",
     load: async () => (await import('./init.js')).command,
   },
   {

@@ -182,7 +182,12 @@ function printDelivery(
   const took = `${d.seconds.toFixed(2)} s`;
   switch (d.outcome) {
     case 'delivered':
-      ctx.print(`delivered to ${d.to} in ${took}${d.via ? ` via ${d.via}` : ''} (id ${id})`);
+      if (d.via === 'nats') {
+        // Stored (replicated) in the peer's inbox stream: its daemon puts it into the session, now or when it runs.
+        ctx.print(
+          `delivered to ${d.to}'s inbox on NATS in ${took}; its daemon takes it into the session (id ${id})`,
+        );
+      } else ctx.print(`delivered to ${d.to} in ${took}${d.via ? ` via ${d.via}` : ''} (id ${id})`);
       break;
     case 'replied':
       ctx.print(`${d.to} replied in ${took} (id ${id}):`);
