@@ -172,6 +172,53 @@ describe('nats cli - ois nats config', () => {
 });
 
 describeNats('nats cli - the written config runs', () => {
+  it('nats cli - a team set up on the secured server: ois init --nkey, join, approve, doctor, and ois nats config again from the configured team', async () => {
+    const dir = await tempDir('ois-nats-cli-e2e-');
+    const out = join(dir, 'nats');
+    const team = uniqueTeam('e2e');
+    expect(
+      (await config(['--team-name', team, '--agent', 'alpha', '--agent', 'beta', '--out', out])).code,
+    ).toBe(0);
+    const written = await readFile(join(out, 'nats-server.conf'), 'utf8');
+    const servers = await startNatsWith((node) =>
+      written
+        .replace(/^listen: .*$/m, `listen: "127.0.0.1:${node.port}"`)
+        .replace(/^ {2}store_dir: .*$/m, `  store_dir: ${JSON.stringify(node.storeDir)}`),
+    );
+    try {
+      const url = `${servers.servers[0]}/${team}`;
+      const home = (name: string) => join(dir, name);
+      const as = async (name: string, args: string[]) => {
+        const r = await runOis(['--home', home(name), ...args], { timeoutMs: 30_000 });
+        expect(r.code, `${name} ${args.join(' ')}:\n${r.stdout}${r.stderr}`).toBe(0);
+        return r;
+      };
+      // Everything the team stores (registry, membership records, locks) goes through the agents' own users.
+      for (const name of ['alpha', 'beta']) {
+        await as(name, ['init', '--name', name, '--team', url, '--nkey', join(out, `${name}.nk`)]);
+        await as(name, ['join']);
+      }
+      await as('alpha', ['members', 'approve', 'beta']);
+      const doctor = await runOis(['--home', home('beta'), 'doctor', '--json'], { timeoutMs: 30_000 });
+      const checks = JSON.parse(doctor.stdout).checks as { name: string; status: string; detail: string }[];
+      // No gateway runs here; everything else passes, the NATS checks included.
+      const failed = checks.filter((c) => c.status === 'fail' && !c.name.includes('gateway'));
+      expect(failed, doctor.stdout).toEqual([]);
+      expect(checks.map((c) => c.detail).join('\n')).toContain('publishes as itself only');
+      // No --team-name, no --agent: the configured team and its members, read over NATS; the keys kept.
+      const again = await as('alpha', ['nats', 'config', '--out', out, '--json']);
+      const doc = JSON.parse(again.stdout);
+      expect(doc.team).toBe(team);
+      expect(doc.agents.map((a: { name: string; created: boolean }) => [a.name, a.created])).toEqual([
+        ['alpha', false],
+        ['beta', false],
+      ]);
+      expect(doc.agents[0].init).toBe(`ois init --name alpha --team ${url} --nkey alpha.nk`);
+    } finally {
+      await servers.stop();
+    }
+  }, 120_000);
+
   it("nats cli - nats-server starts with the written config, and alpha's file connects as alpha and as alpha only", async () => {
     const out = await tempDir('ois-nats-cli-run-');
     const team = uniqueTeam('cli');

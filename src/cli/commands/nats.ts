@@ -1,4 +1,10 @@
 import { basename, resolve } from 'node:path';
+import {
+  formatNatsLocation,
+  isNatsLocation,
+  type NatsLocation,
+  parseNatsLocation,
+} from '../../config/index.js';
 import { OisError } from '../../errors.js';
 import { loadTeamView } from '../../membership/index.js';
 import { type NatsConfigFiles, type NatsUserFile, writeNatsConfigFiles } from '../../nats/index.js';
@@ -67,7 +73,14 @@ export const command: Command = {
     const out = ctx.args.values.out;
     if (typeof out !== 'string' || out === '')
       throw new OisError('OIS_ERR_USAGE', 'missing --out DIR', { hint: USAGE });
-    const team = teamName(ctx);
+    const configured = configuredTeam(ctx);
+    const team =
+      typeof ctx.args.values['team-name'] === 'string' ? ctx.args.values['team-name'] : configured?.team;
+    if (team === undefined) {
+      throw new OisError('OIS_ERR_USAGE', 'which team? no team on NATS is configured', {
+        hint: 'pass --team-name TEAM (the TEAM of nats://HOST:4222/TEAM)',
+      });
+    }
     const agents = await agentsOf(ctx);
     const cluster =
       typeof ctx.args.values.cluster === 'string' ? hostsOf(ctx.args.values.cluster) : undefined;
@@ -78,9 +91,13 @@ export const command: Command = {
       ...(cluster ? { cluster } : {}),
       force: ctx.args.values.force === true,
     });
-    const host = files.servers[0]?.host ?? 'HOST';
+    // Where the agents reach the servers: as this instance does, else the first cluster node.
+    const url =
+      configured?.team === files.team
+        ? formatNatsLocation(configured)
+        : `nats://${files.servers[0]?.host ?? 'HOST'}:4222/${files.team}`;
     const init = (a: NatsUserFile) =>
-      `ois init --name ${shellWord(a.name)} --team nats://${host}:4222/${files.team} --nkey ${basename(a.file)}`;
+      `ois init --name ${shellWord(a.name)} --team ${url} --nkey ${basename(a.file)}`;
     if (ctx.json) {
       ctx.printJson({
         team: files.team,
@@ -120,16 +137,10 @@ function print(ctx: CommandContext, files: NatsConfigFiles, init: (a: NatsUserFi
   );
 }
 
-/** `--team-name`, else the TEAM of a configured `nats://HOST:4222/TEAM` team. */
-function teamName(ctx: CommandContext): string {
-  const given = ctx.args.values['team-name'];
-  if (typeof given === 'string') return given;
-  const configured = ctx.config().team ?? '';
-  const m = /^nats(?:\+tls)?:\/\/[^/]*\/([^/?#]+)\/?$/.exec(configured);
-  if (m) return decodeURIComponent(m[1]!);
-  throw new OisError('OIS_ERR_USAGE', 'which team? no team on NATS is configured', {
-    hint: 'pass --team-name TEAM (the TEAM of nats://HOST:4222/TEAM)',
-  });
+/** This instance's team when it is on NATS (`nats://HOST:4222/TEAM`), else null. */
+function configuredTeam(ctx: CommandContext): NatsLocation | null {
+  const team = ctx.config().team;
+  return team !== null && isNatsLocation(team) ? parseNatsLocation(team) : null;
 }
 
 /**
