@@ -316,10 +316,17 @@ describeNats(
       }
     });
 
-    it("nats permissions - the admin reads every agent's inbox and creates streams", async () => {
+    it("nats permissions - the admin, under any instance name, reads every agent's inbox and creates streams", async () => {
       const beta = await as('beta');
       await inboxOf('beta', beta);
-      const admin = await as('admin');
+      // Under any instance name (its replies then come on that name's prefix).
+      const admin = await connectNatsTeam({
+        servers: servers.servers,
+        team,
+        name: 'owner',
+        auth: { nkeyFile: join(dir, 'admin.nk') },
+      });
+      open.push(admin);
       const stream = names.inboxStream('beta');
       const consumer = await admin.js.consumers.get(stream);
       expect((await consumer.info()).stream_name).toBe(stream);

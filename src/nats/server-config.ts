@@ -98,21 +98,16 @@ export function agentPermissions(team: string, self: string): NatsPermissions {
 /**
  * The admin user's permissions: every subject of the team, the KV buckets and object stores, and the whole
  * JetStream API of the team's account (creating, changing and deleting streams, reading every inbox), for
- * set-up, `ois import` and `ois export`. The account holds this team only, so that is the team's and no more.
+ * set-up, `ois import` and `ois export`; and it may subscribe to anything. The account holds this team only,
+ * so that is the team's and no more.
  */
 export function adminPermissions(team: string): NatsPermissions {
   const s = teamStreams(team);
   const t = s.names.team;
   return {
     publish: [`ois.${t}.>`, '$KV.>', '$O.>', '$JS.API.>', '$JS.ACK.>', '$JS.FC.>'],
-    subscribe: [
-      `ois.${t}.>`,
-      '$KV.>',
-      '$O.>',
-      '$JS.EVENT.>',
-      '_INBOX.>',
-      `${inboxPrefix(t, NATS_ADMIN_USER)}.>`,
-    ],
+    // Everything: its replies come on the prefix of whatever instance name it is used under.
+    subscribe: ['>'],
   };
 }
 
