@@ -29,12 +29,12 @@ export interface NatsPermissions {
  */
 function teamStreams(team: string) {
   const n = teamNames(team);
-  const t = n.team;
   return {
     names: n,
     chat: n.chatStream,
-    files: { stream: `KV_ois_${t}_files`, subjects: `$KV.ois_${t}_files.>` },
-    blobs: { stream: `OBJ_ois_${t}_blobs`, subjects: `$O.ois_${t}_blobs.>` },
+    // The stream and subject names nats.js gives a KV bucket and an object store.
+    files: { stream: `KV_${n.filesBucket}`, subjects: `$KV.${n.filesBucket}.>` },
+    blobs: { stream: `OBJ_${n.blobsBucket}`, subjects: `$O.${n.blobsBucket}.>` },
   };
 }
 
