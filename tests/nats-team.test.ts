@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { tempDir } from './helpers/cli.js';
 import { type Daemon, serve, stopDaemons } from './helpers/daemon.js';
-import { describeNats, type NatsServers, startNats, uniqueTeam } from './helpers/nats.js';
+import { describeNats, type NatsServers, startNats, startNatsCluster, uniqueTeam } from './helpers/nats.js';
 import { makeTeam, ok, type TestTeam } from './helpers/team.js';
 import { until } from './helpers/until.js';
 
@@ -123,4 +123,58 @@ describeNats('NATS team - the commands on a team that lives on NATS', () => {
     const failed = JSON.parse(dead.stdout).checks.find((c: { name: string }) => c.name === 'NATS connection');
     expect(failed).toMatchObject({ status: 'fail', code: 'OIS_ERR_NATS_UNREACHABLE' });
   });
+});
+
+/**
+ * The same commands on a three-node cluster with replicas 3: a node is lost (SIGKILL) in the middle of a
+ * run of `ois send`, and every message reaches the peer's session once, in order, and is in the chat log.
+ */
+describeNats('NATS team - the commands on a three-node cluster that loses a node', () => {
+  let cluster: NatsServers;
+  let team: TestTeam;
+  beforeAll(async () => {
+    cluster = await startNatsCluster(3);
+    const hosts = cluster.servers.map((s) => s.replace('nats://', '')).join(',');
+    team = await makeTeam(
+      ['alpha', 'beta'],
+      {},
+      { OIS_NATS_REPLICAS: '3' },
+      { team: `nats://${hosts}/${uniqueTeam('ha')}` },
+    );
+  }, 90_000);
+  afterEach(() => stopDaemons());
+  afterAll(async () => {
+    await team?.close();
+    await cluster?.stop();
+  });
+
+  it('NATS team - 20 sends, the leader of the inbox stream killed after 8: each arrives once, in order', async () => {
+    const { alpha, beta } = team.agents;
+    await serve(beta!, 0, { env: { OIS_NATS_REPLICAS: '3' } });
+    const doctor = JSON.parse((await beta!.ois(['doctor', '--json', '--timeout', '2000'])).stdout);
+    const streams = doctor.checks.find(
+      (c: { name: string; status: string }) => c.name === 'team streams' && c.status === 'ok',
+    );
+    expect(streams.detail).toContain('(3 replicas');
+    const sent: string[] = [];
+    for (let n = 1; n <= 20; n++) {
+      if (n === 9) await cluster.nodes[0]!.kill();
+      const r = JSON.parse((await ok(alpha!, ['send', 'beta', `ha ${n}`, '--json'])).stdout);
+      expect(r.deliveries[0].outcome).toBe('delivered');
+      sent.push(`ha ${n}`);
+    }
+    const got = () =>
+      beta!.sim
+        .transcript('agent:main:main')
+        .map((m) => /ha (\d+)/.exec(JSON.stringify(m.content))?.[0])
+        .filter((x): x is string => x !== undefined);
+    await until('beta to get all 20', () => got().length >= 20, 60_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(got()).toEqual(sent);
+    const chat = JSON.parse((await ok(beta!, ['chat', '--json'])).stdout);
+    const logged = chat.entries
+      .map((e: { body: string }) => e.body)
+      .filter((b: string) => b.startsWith('ha '));
+    expect(logged).toEqual(sent);
+  }, 120_000);
 });

@@ -144,6 +144,19 @@ function apiCode(err: unknown): number | undefined {
   return typeof e?.apiError === 'function' ? e.apiError().err_code : undefined;
 }
 
+/**
+ * JetStream refusals that pass by themselves: a cluster that just lost a node answers "JetStream system
+ * temporarily unavailable" (10008), or has no leader or not enough current peers for a moment, until it has
+ * elected new leaders. These are retried until the deadline, like a timeout, never reported as a refusal.
+ */
+export function isTemporaryRefusal(err: unknown): boolean {
+  const code = apiCode(err);
+  if (code === 10008) return true;
+  return /temporarily unavailable|no suitable peers|insufficient resources|not current|leader/i.test(
+    (err as Error | null)?.message ?? '',
+  );
+}
+
 /** True for a JetStream API error with this code. */
 export function isApiError(err: unknown, code: number): boolean {
   return apiCode(err) === code;
@@ -165,7 +178,7 @@ export async function ensureStream(team: NatsTeam, config: Partial<StreamConfig>
       return await team.jsm.streams.add(config);
     } catch (err) {
       if (isApiError(err, JS_CODES.streamNameInUse)) return team.jsm.streams.info(config.name);
-      if (apiCode(err) !== undefined) {
+      if (apiCode(err) !== undefined && !isTemporaryRefusal(err)) {
         throw new OisError(
           'OIS_ERR_NATS_JETSTREAM',
           `JetStream refused the stream ${config.name}: ${(err as Error).message}`,

@@ -16,7 +16,7 @@ import {
   type TeamStore,
 } from '../team/index.js';
 import { NatsChatLog, type Stored } from './chat.js';
-import { type NatsTeam, publishOnce, retryUntil } from './connection.js';
+import { isTemporaryRefusal, type NatsTeam, publishOnce, retryUntil } from './connection.js';
 import { serversForDisplay } from './names.js';
 
 /** Files up to this size are kept in the KV bucket itself; larger ones in the object store. */
@@ -214,17 +214,10 @@ export class NatsTeamStore implements TeamStore {
 
   /** The names right under a folder: of files and of marked folders (`first`: stop at one). */
   async #children(rel: string, first: boolean): Promise<Set<string>> {
-    const { team, kv } = await this.parts();
     const segments = norm(rel) === '' ? [] : norm(rel).split('/').map(encodeSegment);
     const names = new Set<string>();
     for (const prefix of ['f', 'd']) {
-      const filter = [prefix, ...segments, '>'].join('.');
-      const keys = await retryUntil(team, `list ${rel || '/'}`, async () => {
-        const out: string[] = [];
-        for await (const key of await kv.keys(filter)) out.push(key);
-        return out;
-      });
-      for (const key of keys) {
+      for (const key of await this.#keys([prefix, ...segments, '>'].join('.'))) {
         const token = key.split('.')[segments.length + 1];
         if (token === undefined || token === DIR_MARK) continue;
         names.add(decodeSegment(token));
@@ -232,6 +225,21 @@ export class NatsTeamStore implements TeamStore {
       }
     }
     return names;
+  }
+
+  /**
+   * The keys of the bucket under a filter, from the stream's subjects: one request, where the client's
+   * `keys()` runs a consumer, which a cluster that just lost a node can leave waiting for seconds. A removed
+   * file is purged from the stream (see `remove`), so every subject there is a live key.
+   */
+  async #keys(filter: string): Promise<string[]> {
+    const { team } = await this.parts();
+    const { filesBucket } = team.names;
+    const prefix = `$KV.${filesBucket}.`;
+    const info = await retryUntil(team, `list ${filter}`, () =>
+      team.jsm.streams.info(`KV_${filesBucket}`, { subjects_filter: `${prefix}${filter}` }),
+    );
+    return Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
   }
 
   // --- writing -------------------------------------------------------------------------------------------
@@ -289,7 +297,11 @@ export class NatsTeamStore implements TeamStore {
     const key = fileKey(rel);
     const before = await this.#get(kv, team, key);
     if (before === null) return false;
-    await retryUntil(team, `remove ${rel}`, () => kv.delete(key));
+    // Purged from the stream, not marked deleted: the name leaves the listing (its subject) at once.
+    const { filesBucket } = team.names;
+    await retryUntil(team, `remove ${rel}`, () =>
+      team.jsm.streams.purge(`KV_${filesBucket}`, { filter: `$KV.${filesBucket}.${key}` }),
+    );
     if (before.value[0] === POINTER) await dropObject(objects, pointerOf(before, rel));
     return true;
   }
@@ -593,7 +605,7 @@ async function bucketError<T>(bucket: string, make: () => Promise<T>): Promise<T
     return await make();
   } catch (err) {
     const code = (err as { apiError?: () => { err_code?: number } }).apiError?.().err_code;
-    if (code !== undefined) {
+    if (code !== undefined && !isTemporaryRefusal(err)) {
       throw new OisError(
         'OIS_ERR_NATS_JETSTREAM',
         `JetStream refused the bucket ${bucket}: ${(err as Error).message}`,
