@@ -199,6 +199,17 @@ describeNats('nats cli - the written config runs', () => {
         await as(name, ['join']);
       }
       await as('alpha', ['members', 'approve', 'beta']);
+      // A shared file put and removed (the store purges it from the bucket's stream), a large one too.
+      const small = join(dir, 'plan.md');
+      const large = join(dir, 'photo.bin');
+      await writeFile(small, 'the plan');
+      await writeFile(large, Buffer.alloc(600 * 1024, 7));
+      await as('beta', ['share', 'put', small]);
+      await as('beta', ['share', 'put', large]);
+      await as('alpha', ['share', 'rm', 'plan.md']);
+      await as('alpha', ['share', 'rm', 'photo.bin']);
+      const left = JSON.parse((await as('beta', ['share', 'ls', '--json'])).stdout);
+      expect(left.files).toEqual([]);
       const doctor = await runOis(['--home', home('beta'), 'doctor', '--json'], { timeoutMs: 30_000 });
       const checks = JSON.parse(doctor.stdout).checks as { name: string; status: string; detail: string }[];
       // No gateway runs here; everything else passes, the NATS checks included.

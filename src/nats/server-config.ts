@@ -88,7 +88,9 @@ export function agentPermissions(team: string, self: string): NatsPermissions {
       ...gettable(s.files.stream),
       ...readable(s.blobs.stream),
       ...gettable(s.blobs.stream),
-      // Replacing or deleting an object drops its old chunks.
+      // A removed file is purged from the bucket's stream (so that every subject there is a live key), and
+      // replacing or deleting an object drops its old chunks.
+      `$JS.API.STREAM.PURGE.${s.files.stream}`,
       `$JS.API.STREAM.PURGE.${s.blobs.stream}`,
     ],
     subscribe: [`${inboxPrefix(team, me)}.>`],
