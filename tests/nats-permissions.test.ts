@@ -200,7 +200,9 @@ describeNats(
       const started = Date.now();
       const asBeta = await caught(chat.append(entry('beta', 'I am beta, honest')));
       expect(asBeta.code).toBe('OIS_ERR_NATS_PERMISSION');
-      expect(asBeta.message).toContain(`ois.${team}.chat.${new Date().toISOString().slice(0, 10)}.beta`);
+      const betaSubject = `ois.${team}.chat.${new Date().toISOString().slice(0, 10)}.beta`;
+      expect(asBeta.message).toContain(`do not let this agent publish to ${betaSubject} (to store `);
+      expect(asBeta.details).toEqual({ subject: betaSubject, operation: 'publish' });
       // gamma's inbox exists, so the only thing in the way is the permission.
       await inboxOf('gamma', await as('gamma'));
       const forged = await caught(
@@ -235,7 +237,9 @@ describeNats(
       // Nor make an inbox stream for someone else (one that has none yet).
       const making = await caught(inboxOf('delta', alpha));
       expect(making.code).toBe('OIS_ERR_NATS_PERMISSION');
-      expect(making.message).toContain(`$JS.API.STREAM.CREATE.${names.inboxStream('delta')}`);
+      const create = `$JS.API.STREAM.CREATE.${names.inboxStream('delta')}`;
+      expect(making.message).toContain(`do not let this agent publish to ${create} (to create the stream `);
+      expect(making.details).toEqual({ subject: create, operation: 'publish' });
       await expect(alpha.jsm.streams.getMessage(stream, { seq: 1 })).rejects.toThrow(
         /permissions violation/i,
       );
