@@ -136,6 +136,11 @@ const CASES: Record<string, { success: Case; failure: Case }> = {
     success: (j) => alpha.ois(['memory', 'put', 'json/test', 'a value', ...j]),
     failure: (j) => alpha.ois(['memory', 'get', 'no/such/key', ...j]),
   },
+  nats: {
+    // The users: the team's members (alpha, beta, gamma), from alpha's team folder.
+    success: async (j) => alpha.ois(['nats', 'config', '--team-name', 'lab', '--out', await tempDir(), ...j]),
+    failure: async (j) => alpha.ois(['nats', 'config', '--out', await tempDir(), ...j]),
+  },
   net: {
     success: (j) => alpha.ois(['net', 'use', '8056c2e21c000001', ...j]),
     failure: (j) => alpha.ois(['net', 'use', 'not-a-network', ...j]),

@@ -57,13 +57,25 @@ describe('nats permissions - the server config, pure', () => {
   const key = () => createUser().getPublicKey();
 
   it('nats permissions - an agent publishes as itself only, and subscribes to its own reply prefix only', () => {
-    const p = agentPermissions('home-lab', 'Data Bot', ['alpha', 'Data Bot']);
+    const p = agentPermissions('home-lab', 'Data Bot');
     expect(p.publish.slice(0, 2)).toEqual(['ois.home-lab.chat.*.data-bot', 'ois.home-lab.inbox.*.data-bot']);
     expect(p.subscribe).toEqual(['_INBOX_home-lab_data-bot.>']);
-    // Nothing of alpha's inbox but its info; no wildcard over the team's subjects or the JetStream API.
-    const ofAlpha = p.publish.filter((s) => s.includes('INBOX_alpha'));
-    expect(ofAlpha).toEqual(['$JS.API.STREAM.INFO.OIS_home-lab_INBOX_alpha']);
-    expect(p.publish.filter((s) => /^(ois\.home-lab\.>|\$JS\.API\.>|>)$/.test(s))).toEqual([]);
+    // Of the JetStream API only its own inbox stream besides the team's shared ones, and any stream's info;
+    // no wildcard over the team's subjects or the API.
+    const streams = new Set(
+      p.publish.map((s) => /^\$JS\.(?:API\.[A-Z]+\.[A-Z.]*?|FC)\.?((?:OIS|KV|OBJ)_[^.]+)/.exec(s)?.[1]),
+    );
+    streams.delete(undefined);
+    expect([...streams].sort()).toEqual([
+      'KV_ois_home-lab_files',
+      'OBJ_ois_home-lab_blobs',
+      'OIS_home-lab_CHAT',
+      'OIS_home-lab_INBOX_data-bot',
+    ]);
+    expect(p.publish).toContain('$JS.API.STREAM.INFO.*');
+    expect(
+      p.publish.filter((s) => /^(ois\.home-lab\.>|\$JS\.API\.>|\$JS\.API\.[A-Z.]+\.>|>)$/.test(s)),
+    ).toEqual([]);
   });
 
   it('nats permissions - refuses users the server would refuse or misread', () => {
@@ -172,6 +184,12 @@ describeNats(
       const envelope = signedEnvelope({}, signing.alpha);
       expect(await sendToInbox(alpha, envelope)).toMatchObject({ duplicate: false });
       await until('the envelope delivered to beta', () => delivered.includes(envelope.id));
+      // A peer in no config has no inbox, and the sender is told at once.
+      const started = Date.now();
+      expect((await caught(sendToInbox(alpha, signedEnvelope({ to: 'zed' }, signing.alpha)))).code).toBe(
+        'OIS_ERR_NATS_NO_INBOX',
+      );
+      expect(Date.now() - started).toBeLessThan(5_000);
     });
 
     it('nats permissions - alpha cannot write as beta: no chat entry as beta, no envelope on inbox.gamma.beta, refused at once', async () => {
@@ -182,7 +200,9 @@ describeNats(
       const started = Date.now();
       const asBeta = await caught(chat.append(entry('beta', 'I am beta, honest')));
       expect(asBeta.code).toBe('OIS_ERR_NATS_PERMISSION');
-      expect(asBeta.message).toContain(`ois.${team}.chat.${new Date().toISOString().slice(0, 10)}.beta`);
+      const betaSubject = `ois.${team}.chat.${new Date().toISOString().slice(0, 10)}.beta`;
+      expect(asBeta.message).toContain(`do not let this agent publish to ${betaSubject} (to store `);
+      expect(asBeta.details).toEqual({ subject: betaSubject, operation: 'publish' });
       // gamma's inbox exists, so the only thing in the way is the permission.
       await inboxOf('gamma', await as('gamma'));
       const forged = await caught(
@@ -201,7 +221,7 @@ describeNats(
       expect((await admin.jsm.streams.info(names.inboxStream('gamma'))).state.messages).toBe(0);
     });
 
-    it("nats permissions - alpha cannot read beta's inbox: no consumer, no message get, no subscription", async () => {
+    it("nats permissions - alpha cannot read beta's inbox (no consumer, no message get, no subscription) nor create another's", async () => {
       const beta = await as('beta');
       await inboxOf('beta', beta);
       await sendToInbox(beta, signedEnvelope({ from: 'beta', to: 'beta' }, signing.beta));
@@ -214,6 +234,12 @@ describeNats(
       expect(String(errors[0]!.message)).toContain(`$JS.API.CONSUMER.CREATE.${stream}`);
       expect(delivered).toEqual([]);
       await expect(alpha.js.consumers.get(stream)).rejects.toThrow(/permissions violation/i);
+      // Nor make an inbox stream for someone else (one that has none yet).
+      const making = await caught(inboxOf('delta', alpha));
+      expect(making.code).toBe('OIS_ERR_NATS_PERMISSION');
+      const create = `$JS.API.STREAM.CREATE.${names.inboxStream('delta')}`;
+      expect(making.message).toContain(`do not let this agent publish to ${create} (to create the stream `);
+      expect(making.details).toEqual({ subject: create, operation: 'publish' });
       await expect(alpha.jsm.streams.getMessage(stream, { seq: 1 })).rejects.toThrow(
         /permissions violation/i,
       );
@@ -294,10 +320,17 @@ describeNats(
       }
     });
 
-    it("nats permissions - the admin reads every agent's inbox and creates streams", async () => {
+    it("nats permissions - the admin, under any instance name, reads every agent's inbox and creates streams", async () => {
       const beta = await as('beta');
       await inboxOf('beta', beta);
-      const admin = await as('admin');
+      // Under any instance name (its replies then come on that name's prefix).
+      const admin = await connectNatsTeam({
+        servers: servers.servers,
+        team,
+        name: 'owner',
+        auth: { nkeyFile: join(dir, 'admin.nk') },
+      });
+      open.push(admin);
       const stream = names.inboxStream('beta');
       const consumer = await admin.js.consumers.get(stream);
       expect((await consumer.info()).stream_name).toBe(stream);
@@ -306,6 +339,51 @@ describeNats(
     });
   },
 );
+
+describeNats('nats permissions - a member left out of the config loses its user on reload', () => {
+  it('nats permissions - after a reload without beta, beta is disconnected and refused, and alpha goes on', async () => {
+    const team = uniqueTeam('permr');
+    const keys = { alpha: createUser(), beta: createUser(), admin: createUser() };
+    const dir = await mkdtemp(join(tmpdir(), 'ois-nats-perm-r-'));
+    for (const [name, k] of Object.entries(keys)) await writeFile(join(dir, `${name}.nk`), seedOf(k));
+    const conf = (port: number, storeDir: string, agents: ('alpha' | 'beta')[]) =>
+      natsServerConfig({
+        team,
+        agents: agents.map((name) => ({ name, nkey: keys[name].getPublicKey() })),
+        admin: keys.admin.getPublicKey(),
+        listenHost: '127.0.0.1',
+        port,
+        storeDir,
+      });
+    let at = { port: 0, storeDir: '' };
+    const servers = await startNatsWith((node) => {
+      at = node;
+      return conf(node.port, node.storeDir, ['alpha', 'beta']);
+    });
+    const connect = (name: 'alpha' | 'beta') =>
+      connectNatsTeam({
+        servers: servers.servers,
+        team,
+        name,
+        auth: { nkeyFile: join(dir, `${name}.nk`) },
+        writeDeadlineMs: 3_000,
+      });
+    try {
+      const [alpha, beta] = [await connect('alpha'), await connect('beta')];
+      await NatsChatLog.open(beta);
+      await servers.nodes[0]!.reload(conf(at.port, at.storeDir, ['alpha']));
+      // It tries to reconnect, is refused twice, and gives up.
+      await until('beta disconnected', () => beta.nc.isClosed());
+      expect((await caught(connect('beta'))).code).toBe('OIS_ERR_NATS_AUTH');
+      const chat = await NatsChatLog.open(alpha);
+      expect(await chat.append(entry('alpha', 'still here'))).toEqual({ duplicate: false });
+      await Promise.all([alpha.close(), beta.close()]);
+    } finally {
+      await servers.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describeNats('nats permissions - a three-node cluster from the generated config', () => {
   let cluster: NatsServers | undefined;

@@ -284,23 +284,34 @@ function isAuthError(err: unknown): boolean {
  * 'Permissions Violation for Publish to "SUBJECT"'`), naming the subject; null for any other error.
  */
 function permissionError(err: unknown, what: string): OisError | null {
-  for (const e of causes(err)) {
-    if (e.name !== 'PermissionViolationError' && !/permissions violation/i.test(e.message ?? '')) continue;
-    const { operation, subject } = e as Error & { operation?: string; subject?: string };
-    const on = subject
-      ? `${operation === 'subscription' ? 'subscribe to' : 'publish to'} ${subject}`
-      : e.message;
-    return new OisError(
-      'OIS_ERR_NATS_PERMISSION',
-      `the NATS servers do not let this agent ${on} (to ${what.replace(/ \(.*\)$/, '')}): Permissions Violation`,
-      {
-        cause: err,
-        hint: "the server config gives each agent its own subjects only: check that --nkey is this agent's file, or regenerate the config with ois nats config (with this agent in the team)",
-        ...(subject ? { details: { subject, operation: operation ?? 'publish' } } : {}),
-      },
-    );
+  const refusals = [...causes(err)].filter(
+    (e) => e.name === 'PermissionViolationError' || /permissions violation/i.test(e.message ?? ''),
+  );
+  if (refusals.length === 0) return null;
+  // nats.js wraps the server's refusal (which names the subject) in the error of the request.
+  let operation = 'publish';
+  let subject: string | undefined;
+  for (const e of refusals) {
+    const named = e as Error & { operation?: string; subject?: string };
+    const said = /(Publish|Subscription) to "(\S+)"/i.exec(e.message ?? '');
+    subject = named.subject || said?.[2];
+    if (subject) {
+      operation = (named.operation ?? said?.[1] ?? 'publish').toLowerCase();
+      break;
+    }
   }
-  return null;
+  const on = subject
+    ? `${operation === 'subscription' ? 'subscribe to' : 'publish to'} ${subject}`
+    : 'do this';
+  return new OisError(
+    'OIS_ERR_NATS_PERMISSION',
+    `the NATS servers do not let this agent ${on} (to ${what.replace(/ \(.*\)$/, '')}): Permissions Violation`,
+    {
+      cause: err,
+      hint: "the server config gives each agent its own subjects only: check that --nkey is this agent's file, or regenerate the config with ois nats config (with this agent in the team)",
+      ...(subject ? { details: { subject, operation } } : {}),
+    },
+  );
 }
 
 export interface ReadOptions {

@@ -1,6 +1,12 @@
 export type { NatsAuth } from './auth.js';
 export { NatsChatLog } from './chat.js';
 export {
+  type NatsConfigFiles,
+  type NatsConfigFilesInput,
+  type NatsUserFile,
+  writeNatsConfigFiles,
+} from './config-files.js';
+export {
   connectNatsTeam,
   DEFAULT_NATS_WRITE_DEADLINE_MS,
   DUPLICATE_WINDOW_MS,

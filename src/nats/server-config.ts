@@ -29,23 +29,22 @@ export interface NatsPermissions {
  */
 function teamStreams(team: string) {
   const n = teamNames(team);
-  const t = n.team;
   return {
     names: n,
     chat: n.chatStream,
-    files: { stream: `KV_ois_${t}_files`, subjects: `$KV.ois_${t}_files.>` },
-    blobs: { stream: `OBJ_ois_${t}_blobs`, subjects: `$O.ois_${t}_blobs.>` },
+    // The stream and subject names nats.js gives a KV bucket and an object store.
+    files: { stream: `KV_${n.filesBucket}`, subjects: `$KV.${n.filesBucket}.>` },
+    blobs: { stream: `OBJ_${n.blobsBucket}`, subjects: `$O.${n.blobsBucket}.>` },
   };
 }
 
 /**
- * What reading a stream takes: its info and creating it when missing (any instance may be first), an
+ * What reading a stream takes besides its info: creating it when missing (any instance may be first), an
  * ordered consumer on it (created, pulled, looked up and deleted again when it is replaced after a lost
  * node) and answers to flow control (KV watchers are push consumers).
  */
 function readable(stream: string): string[] {
   return [
-    `$JS.API.STREAM.INFO.${stream}`,
     `$JS.API.STREAM.CREATE.${stream}`,
     `$JS.API.CONSUMER.CREATE.${stream}.>`,
     `$JS.API.CONSUMER.MSG.NEXT.${stream}.*`,
@@ -67,15 +66,14 @@ function gettable(stream: string): string[] {
 /**
  * An agent's permissions: publish its own chat entries (`ois.<team>.chat.*.<self>`) and envelopes
  * (`ois.<team>.inbox.*.<self>`) and the team's files; read the chat, the files and its own inbox; look up
- * whether another agent has an inbox (so that a send to one that never ran on NATS is told at once), and no
- * more of it. Replies come on its own prefix (`_INBOX_<team>_<self>`), the one thing it subscribes to.
- * `agents` is the whole team (self included).
- * @example agentPermissions('home-lab', 'alpha', ['alpha', 'beta']).publish[0] // 'ois.home-lab.chat.*.alpha'
+ * any stream of the team's account (`STREAM.INFO.*`: whether a peer has an inbox, so that a send to one that
+ * never ran on NATS, or is not in the config, is told at once), and no more of other agents' inboxes.
+ * Replies come on its own prefix (`_INBOX_<team>_<self>`), the one thing it subscribes to.
+ * @example agentPermissions('home-lab', 'alpha').publish[0] // 'ois.home-lab.chat.*.alpha'
  */
-export function agentPermissions(team: string, self: string, agents: readonly string[]): NatsPermissions {
+export function agentPermissions(team: string, self: string): NatsPermissions {
   const s = teamStreams(team);
   const me = agentToken(self);
-  const others = [...new Set(agents.map(agentToken))].filter((a) => a !== me);
   return {
     publish: [
       `ois.${s.names.team}.chat.*.${me}`,
@@ -83,15 +81,17 @@ export function agentPermissions(team: string, self: string, agents: readonly st
       s.files.subjects,
       s.blobs.subjects,
       '$JS.API.INFO',
+      '$JS.API.STREAM.INFO.*',
       ...readable(s.chat),
       ...readable(s.names.inboxStream(me)),
       ...readable(s.files.stream),
       ...gettable(s.files.stream),
       ...readable(s.blobs.stream),
       ...gettable(s.blobs.stream),
-      // Replacing or deleting an object drops its old chunks.
+      // A removed file is purged from the bucket's stream (so that every subject there is a live key), and
+      // replacing or deleting an object drops its old chunks.
+      `$JS.API.STREAM.PURGE.${s.files.stream}`,
       `$JS.API.STREAM.PURGE.${s.blobs.stream}`,
-      ...others.map((a) => `$JS.API.STREAM.INFO.${s.names.inboxStream(a)}`),
     ],
     subscribe: [`${inboxPrefix(team, me)}.>`],
   };
@@ -100,21 +100,16 @@ export function agentPermissions(team: string, self: string, agents: readonly st
 /**
  * The admin user's permissions: every subject of the team, the KV buckets and object stores, and the whole
  * JetStream API of the team's account (creating, changing and deleting streams, reading every inbox), for
- * set-up, `ois import` and `ois export`. The account holds this team only, so that is the team's and no more.
+ * set-up, `ois import` and `ois export`; and it may subscribe to anything. The account holds this team only,
+ * so that is the team's and no more.
  */
 export function adminPermissions(team: string): NatsPermissions {
   const s = teamStreams(team);
   const t = s.names.team;
   return {
     publish: [`ois.${t}.>`, '$KV.>', '$O.>', '$JS.API.>', '$JS.ACK.>', '$JS.FC.>'],
-    subscribe: [
-      `ois.${t}.>`,
-      '$KV.>',
-      '$O.>',
-      '$JS.EVENT.>',
-      '_INBOX.>',
-      `${inboxPrefix(t, NATS_ADMIN_USER)}.>`,
-    ],
+    // Everything: its replies come on the prefix of whatever instance name it is used under.
+    subscribe: ['>'],
   };
 }
 
@@ -171,7 +166,6 @@ export function natsServerConfig(input: NatsServerConfigInput): string {
     checkKey(a.nkey, a.name);
   }
   checkKey(input.admin, NATS_ADMIN_USER);
-  const all = [...tokens.keys()];
   const cluster = input.cluster;
   const self = cluster ? cluster.nodes[cluster.self] : undefined;
   if (cluster) {
@@ -240,7 +234,7 @@ export function natsServerConfig(input: NatsServerConfigInput): string {
       user(
         `${agentToken(a.name)}: publishes only as itself, reads the chat, the files and its own inbox`,
         a.nkey,
-        agentPermissions(names.team, a.name, all),
+        agentPermissions(names.team, a.name),
       ),
     ),
     '    ]',

@@ -57,6 +57,8 @@ export interface NatsNode {
   readonly running: boolean;
   /** Starts the server (again, on the same ports and store) and waits until it accepts clients. */
   start(): Promise<void>;
+  /** Writes a new config and has the running server reload it (SIGHUP), as `nats-server --signal reload`. */
+  reload(config: string): Promise<void>;
   /** SIGKILL: the node is lost mid-flight, as a machine that loses power. */
   kill(): Promise<void>;
   /** SIGTERM, then SIGKILL after a bound. */
@@ -71,7 +73,8 @@ export interface NatsServers {
   stop(): Promise<void>;
 }
 
-function makeNode(name: string, dir: string, port: number, config: string): NatsNode {
+function makeNode(name: string, dir: string, port: number, initial: string): NatsNode {
+  let config = initial;
   let child: ChildProcess | null = null;
   let log = '';
   const exited = (c: ChildProcess) =>
@@ -113,6 +116,20 @@ function makeNode(name: string, dir: string, port: number, config: string): Nats
           reject(new Error(`nats-server ${name} exited (${code ?? signal}) while starting:\n${log}`));
         });
       });
+    },
+    async reload(next) {
+      if (!child || !node.running) throw new Error(`nats-server ${name} is not running`);
+      config = next;
+      await writeFile(join(dir, `${name}.conf`), config);
+      const before = log.length;
+      child.kill('SIGHUP');
+      const deadline = Date.now() + START_MS;
+      while (!log.slice(before).includes('Reloaded server configuration')) {
+        if (/\[(ERR|FTL)\]/.test(log.slice(before)) || Date.now() > deadline) {
+          throw new Error(`nats-server ${name} did not reload:\n${log.slice(before)}`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
     },
     async kill() {
       if (!child) return;

@@ -71,6 +71,11 @@ export const COMMANDS: readonly { name: string; summary: string; load: () => Pro
     load: async () => (await import('./memory.js')).command,
   },
   {
+    name: 'nats',
+    summary: 'The team on NATS: a server config with one user per agent, who may publish only as itself',
+    load: async () => (await import('./nats.js')).command,
+  },
+  {
     name: 'net',
     summary: "The team's ZeroTier network: status, members, authorising newcomers",
     load: async () => (await import('./net.js')).command,
