@@ -2,6 +2,7 @@ import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import { fromSeed } from '@nats-io/nkeys';
 import { describe, expect, it } from 'vitest';
+import { publishOnce } from '../src/nats/connection.js';
 import { connectNatsTeam, NatsChatLog } from '../src/nats/index.js';
 import { runOis, tempDir } from './helpers/cli.js';
 import { memberBlock } from './helpers/members.js';
@@ -263,7 +264,11 @@ describeNats('nats cli - the written config runs', () => {
           deliveries: [],
         };
         expect(await chat.append(entry)).toEqual({ duplicate: false });
-        await expect(chat.append({ ...entry, id: `m2-${team}`, from: 'beta' })).rejects.toMatchObject({
+        // Entries go out under their writer's subject; beta's is refused to alpha.
+        const asBeta = alpha.names.chatSubject(at.slice(0, 10), 'beta');
+        await expect(
+          publishOnce(alpha, asBeta, new TextEncoder().encode('x'), `m2-${team}`),
+        ).rejects.toMatchObject({
           code: 'OIS_ERR_NATS_PERMISSION',
         });
       } finally {

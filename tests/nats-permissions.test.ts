@@ -8,6 +8,7 @@ import { Objm } from '@nats-io/obj';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatEntry } from '../src/chatlog/index.js';
 import { SeenStore } from '../src/federation/index.js';
+import { publishOnce } from '../src/nats/connection.js';
 import {
   agentPermissions,
   connectNatsTeam,
@@ -198,9 +199,11 @@ describeNats(
       await inboxOf('beta', await as('beta'));
       const chat = await NatsChatLog.open(alpha);
       const started = Date.now();
-      const asBeta = await caught(chat.append(entry('beta', 'I am beta, honest')));
-      expect(asBeta.code).toBe('OIS_ERR_NATS_PERMISSION');
       const betaSubject = `ois.${team}.chat.${new Date().toISOString().slice(0, 10)}.beta`;
+      const asBeta = await caught(
+        publishOnce(alpha, betaSubject, new TextEncoder().encode('I am beta'), 'forged'),
+      );
+      expect(asBeta.code).toBe('OIS_ERR_NATS_PERMISSION');
       expect(asBeta.message).toContain(`do not let this agent publish to ${betaSubject} (to store `);
       expect(asBeta.details).toEqual({ subject: betaSubject, operation: 'publish' });
       // gamma's inbox exists, so the only thing in the way is the permission.
@@ -218,6 +221,15 @@ describeNats(
         subjects_filter: `ois.${team}.chat.*.beta`,
       });
       expect(Object.keys(chatInfo.state.subjects ?? {})).toEqual([]);
+      // What alpha logs for beta (the reply of an exchange) goes out under alpha's own subject: the server
+      // enforces who wrote an entry.
+      await chat.append(entry('beta', 'a reply alpha logs'));
+      const logged = await admin.jsm.streams.info(names.chatStream, {
+        subjects_filter: `ois.${team}.chat.*.*`,
+      });
+      expect(Object.keys(logged.state.subjects ?? {})).toEqual([
+        `ois.${team}.chat.${new Date().toISOString().slice(0, 10)}.alpha`,
+      ]);
       expect((await admin.jsm.streams.info(names.inboxStream('gamma'))).state.messages).toBe(0);
     });
 

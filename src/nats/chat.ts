@@ -74,7 +74,8 @@ export class NatsChatLog implements ChatLog {
   async append(entry: ChatEntry): Promise<ChatAppend> {
     // Rendering checks the entry as the folder does: a bad one throws before anything is published.
     const rendered = formatEntry(entry);
-    const subject = this.#team.names.chatSubject(entry.at.slice(0, 10), entry.from);
+    // Published as its writer: an exchange logs the peer's reply too, under the sender's own subject.
+    const subject = this.#team.names.chatSubject(entry.at.slice(0, 10), this.#team.self ?? entry.from);
     const { duplicate } = await publishOnce(this.#team, subject, encoder.encode(rendered), entry.id);
     return { duplicate };
   }

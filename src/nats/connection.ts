@@ -57,6 +57,11 @@ export interface NatsTeam {
   readonly writeDeadlineMs: number;
   readonly servers: string[];
   /**
+   * The agent this connection writes as (`name`), or null: the sender token of the chat entries it publishes,
+   * so that a server can let each agent publish only as itself, the replies it logs for others included.
+   */
+  readonly self: string | null;
+  /**
    * False while the client has lost every server and is reconnecting: a reader with something to fall back
    * on (the team store's copy of the registry) uses it at once instead of waiting out the deadline.
    */
@@ -135,6 +140,7 @@ export async function connectNatsTeam(options: NatsTeamOptions): Promise<NatsTea
     names,
     nc,
     online: () => online && !nc.isClosed(),
+    self: options.name ?? null,
     js: jetstream(nc, { timeout: PUBLISH_TIMEOUT_MS }),
     jsm,
     replicas: options.replicas ?? 1,

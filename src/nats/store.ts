@@ -549,7 +549,8 @@ export class NatsTeamStore implements TeamStore {
     const { team } = await this.parts();
     await publishOnce(
       team,
-      team.names.chatSubject(date, entry.from || 'unknown'),
+      // As its writer (the reply this instance logs for a peer included), else as who it says it is from.
+      team.names.chatSubject(date, team.self ?? (entry.from || 'unknown')),
       Buffer.from(text, 'utf8'),
       entryKey(entry, text),
     );
