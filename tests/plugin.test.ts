@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isOisError } from '../src/errors.js';
 import { recordLocalNotice } from '../src/notices/index.js';
@@ -44,6 +44,11 @@ describe('plugin - config', () => {
       writeBack: { enabled: false, scope: 'private', maxBytes: 600 },
     });
     expect(resolvePluginConfig({}, { OIS_HOME: '/srv/ois', HOME: '/home/u' }).home).toBe('/srv/ois');
+    // A team on NATS is a URL, not a path to resolve.
+    expect(resolvePluginConfig({ team: 'nats://10.0.0.5:4222/home-lab' }, { HOME: '/h' }).team).toBe(
+      'nats://10.0.0.5:4222/home-lab',
+    );
+    expect(resolvePluginConfig({ team: 'team' }, { HOME: '/h' }).team).toBe(resolve('team'));
     expect(
       resolvePluginConfig({ home: '~/work/ois', recall: { enabled: false } }, { HOME: '/h' }),
     ).toMatchObject({

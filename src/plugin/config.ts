@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
+import { isNatsLocation } from '../config/index.js';
 import { OisError } from '../errors.js';
 
 /**
@@ -10,7 +11,7 @@ import { OisError } from '../errors.js';
 export interface PluginConfig {
   /** This instance's OIS home (default: the gateway's $OIS_HOME, else ~/.ois). */
   home: string;
-  /** The team folder, when the home's config does not name one. */
+  /** The team folder or NATS team (`nats://…`), when the home's config does not name one. */
   team: string | undefined;
   recall: { enabled: boolean; maxBytes: number };
   notices: { enabled: boolean; maxBytes: number };
@@ -31,7 +32,11 @@ export const PLUGIN_CONFIG_SCHEMA = {
       minLength: 1,
       description: 'OIS home of this instance (default: $OIS_HOME, else ~/.ois)',
     },
-    team: { type: 'string', minLength: 1, description: 'Team folder, when the home config names none' },
+    team: {
+      type: 'string',
+      minLength: 1,
+      description: 'Team folder or nats://HOST:4222/TEAM, when the home config names none',
+    },
     recall: {
       type: 'object',
       additionalProperties: false,
@@ -89,7 +94,8 @@ export function resolvePluginConfig(input: unknown, env: NodeJS.ProcessEnv = pro
   };
   return {
     home: c.home ? path(c.home) : env.OIS_HOME ? resolve(env.OIS_HOME) : join(env.HOME ?? homedir(), '.ois'),
-    team: c.team ? path(c.team) : undefined,
+    // A NATS team (nats://…) is passed as it is; the config loader checks it.
+    team: c.team ? (isNatsLocation(c.team) ? c.team : path(c.team)) : undefined,
     recall: c.recall,
     notices: c.notices,
     inbound: c.inbound,
