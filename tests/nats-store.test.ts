@@ -101,12 +101,25 @@ describeNats('team store - NATS (one real nats-server)', () => {
     await b.withLock('members/records.jsonl', async () => {});
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
 
-    const quick = NatsTeamStore.onTeam(teams.at(-1)!, { staleMs: 60_000, timeoutMs: 300 });
-    await kv.create('l.AGENTS=2Emd', JSON.stringify({ pid: 42, host: 'other', since: 'now' }));
-    await expect(quick.withLock('AGENTS.md', async () => {})).rejects.toMatchObject({
+    // A lock whose holder is alive (it refreshes its key) is never broken: the waiter times out, naming it.
+    const holder = NatsTeamStore.onTeam(await connect(name), { staleMs: 1_500 });
+    const waiter = NatsTeamStore.onTeam(await connect(name), { staleMs: 1_500, timeoutMs: 300 });
+    let release!: () => void;
+    const held = holder.withLock('AGENTS.md', () => new Promise<void>((r) => (release = r)));
+    await until('the holder to hold it', async () => (await kv.get('l.AGENTS=2Emd'))?.operation === 'PUT');
+    const waited = Date.now();
+    await expect(waiter.withLock('AGENTS.md', async () => {})).rejects.toMatchObject({
       code: 'OIS_ERR_LOCK_TIMEOUT',
-      hint: expect.stringContaining('pid 42 on other'),
+      hint: expect.stringContaining(`pid ${process.pid}`),
     });
+    // It waited longer than the stale time, so a dead key would have been broken (the defaults: a 15 s
+    // timeout and a 20 s stale time must still break one).
+    expect(Date.now() - waited).toBeGreaterThanOrEqual(1_500);
+    release();
+    await held;
+    const dead = NatsTeamStore.onTeam(await connect(name), { staleMs: 1_500, timeoutMs: 300 });
+    await kv.create('l.AGENTS=2Emd', JSON.stringify({ pid: 42, host: 'gone', since: 'then' }));
+    await expect(dead.withLock('AGENTS.md', async () => 'broken')).resolves.toBe('broken');
   });
 
   it('team store - nats: appends from two instances never lose one', async () => {

@@ -126,7 +126,7 @@ describeNats('NATS team - the commands on a team that lives on NATS', () => {
 
   it('NATS team - while the servers are down the team is still known: a send goes over HTTP, the log says why it is not written', async () => {
     const { alpha, beta } = team.agents;
-    await serve(beta!);
+    let daemon = await serve(beta!);
     await ok(alpha!, ['agents', '--json']); // the copy of the registry in alpha's home is current
     await servers.nodes[0]!.stop();
     try {
@@ -145,11 +145,21 @@ describeNats('NATS team - the commands on a team that lives on NATS', () => {
       // Nothing else is read from a copy: the chat log needs the servers.
       const chat = await alpha!.ois(['chat', '--json']);
       expect(JSON.parse(chat.stdout).error.code).toBe('OIS_ERR_NATS_UNREACHABLE');
+      // A daemon that starts while NATS is down serves HTTP, and reads its inbox once NATS is back.
+      daemon.child.kill('SIGTERM');
+      await until('beta to stop', () => daemon.child.exitCode !== null);
+      daemon = await serve(beta!, 0, { keepToken: true });
+      expect(daemon.stderr()).toContain('could not publish');
     } finally {
       await servers.nodes[0]!.start();
     }
     const back = JSON.parse((await ok(alpha!, ['send', 'beta', 'NATS is back', '--json'])).stdout);
     expect(back.deliveries[0]).toMatchObject({ outcome: 'delivered', via: 'nats' });
+    await until(
+      'beta to take it from its inbox',
+      () => texts(beta!).some((t) => t.includes('NATS is back')),
+      20_000,
+    );
   }, 60_000);
 });
 

@@ -211,9 +211,9 @@ export async function attemptDelivery(message: QueuedMessage, courier: Courier):
         });
         return { ok: true, via: 'nats', seconds: elapsed(), attempts, paths };
       } catch (err) {
-        if (!isOisError(err, 'OIS_ERR_NATS_NO_INBOX') && !isOisError(err, 'OIS_ERR_NATS_UNREACHABLE'))
-          throw err;
-        inboxFailed = err;
+        // Whatever kept it from the inbox stream (no inbox there, NATS down, a message over the servers'
+        // max_payload, a refusal), the peer may still take it over HTTP; the report keeps why.
+        inboxFailed = asOisError(err);
       }
     }
     const token = agent.gateway

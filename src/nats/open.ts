@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { type InstanceConfig, parseNatsLocation } from '../config/index.js';
 import { connectNatsTeam, type NatsTeam, type NatsTeamOptions } from './connection.js';
@@ -24,6 +25,19 @@ export function natsOptions(config: InstanceConfig) {
   };
 }
 
+/**
+ * The copy of one team in an instance's home: per team and servers (`<team>-<hash of the URL>`), so that an
+ * instance moved to another team never reads the previous one's registry while NATS is down.
+ */
+export function cacheDirOf(config: InstanceConfig): string {
+  const { team } = parseNatsLocation(config.team ?? '');
+  const digest = createHash('sha256')
+    .update(config.team ?? '')
+    .digest('hex')
+    .slice(0, 12);
+  return join(config.home, NATS_CACHE_DIR, `${team}-${digest}`);
+}
+
 /** Connects an instance to its team on NATS (`overrides`: shorter timeouts for the doctor). */
 export function connectInstance(
   config: InstanceConfig,
@@ -39,7 +53,7 @@ export function openNatsTeamStore(config: InstanceConfig): NatsTeamStore {
     () => connectInstance(config),
     {},
     {
-      cacheDir: join(config.home, NATS_CACHE_DIR),
+      cacheDir: cacheDirOf(config),
     },
   );
 }

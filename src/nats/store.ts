@@ -26,6 +26,8 @@ import { serversForDisplay } from './names.js';
 export const INLINE_MAX_BYTES = 256 * 1024;
 /** The day files of the chat log: materialised from the chat stream, not kept in the bucket. */
 const CHAT_DAY = /^chat\/(\d{4}-\d{2}-\d{2})\.md$/;
+/** How long a failed connection is reported again before the next one is tried. */
+const RECONNECT_AFTER_MS = 10_000;
 /** The files an instance keeps a copy of in its home, to know its team while NATS is down. */
 const CACHED = new Set(['AGENTS.md', 'members/records.jsonl']);
 /** Chat days kept materialised in memory (a viewer reads a few days again and again). */
@@ -78,6 +80,9 @@ export class NatsTeamStore implements TeamStore {
   readonly #connect: () => Promise<NatsTeam>;
   readonly #lock: Required<LockOptions>;
   #parts: Promise<Parts> | undefined;
+  #failed: { at: number; err: unknown } | null = null;
+  /** Paths whose team lock this store holds now: their reads always go to NATS, never to the copy. */
+  readonly #holding = new Set<string>();
   readonly #days = new Map<string, Day>();
   readonly #local = new Map<string, Promise<unknown>>();
   readonly #dirs = new Set<string>();
@@ -116,30 +121,54 @@ export class NatsTeamStore implements TeamStore {
 
   /** The connection, the bucket, the object store and the chat log; made once. */
   parts(): Promise<Parts> {
-    this.#parts ??= this.#open();
-    // A failed connection is tried again by the next call.
-    this.#parts.catch(() => {
-      this.#parts = undefined;
-    });
+    if (this.#parts === undefined) {
+      // A connection that failed moments ago is not tried again at once: a command that reads the team
+      // several times against an unreachable server pays the connect timeout once, not at every read.
+      if (this.#failed !== null && Date.now() - this.#failed.at < RECONNECT_AFTER_MS) {
+        return Promise.reject(this.#failed.err);
+      }
+      const attempt = this.#open();
+      this.#parts = attempt;
+      attempt.then(
+        () => {
+          this.#failed = null;
+        },
+        (err: unknown) => {
+          // A failed connection is tried again by a later call.
+          if (this.#parts === attempt) this.#parts = undefined;
+          this.#failed = { at: Date.now(), err };
+        },
+      );
+    }
     return this.#parts;
   }
 
   async #open(): Promise<Parts> {
     const team = await this.#connect();
-    const [{ Kvm }, { Objm }] = await Promise.all([import('@nats-io/kv'), import('@nats-io/obj')]);
-    const { names } = team;
-    const kv = await retryUntil(team, `open the bucket ${names.filesBucket}`, () =>
-      bucketError(names.filesBucket, () =>
-        new Kvm(team.js).create(names.filesBucket, { history: 1, replicas: team.replicas, storage: 'file' }),
-      ),
-    );
-    const objects = await retryUntil(team, `open the object store ${names.blobsBucket}`, () =>
-      bucketError(names.blobsBucket, () =>
-        new Objm(team.js).create(names.blobsBucket, { replicas: team.replicas, storage: 'file' }),
-      ),
-    );
-    const chat = await NatsChatLog.open(team);
-    return { team, kv, objects, chat };
+    try {
+      const [{ Kvm }, { Objm }] = await Promise.all([import('@nats-io/kv'), import('@nats-io/obj')]);
+      const { names } = team;
+      const kv = await retryUntil(team, `open the bucket ${names.filesBucket}`, () =>
+        bucketError(names.filesBucket, () =>
+          new Kvm(team.js).create(names.filesBucket, {
+            history: 1,
+            replicas: team.replicas,
+            storage: 'file',
+          }),
+        ),
+      );
+      const objects = await retryUntil(team, `open the object store ${names.blobsBucket}`, () =>
+        bucketError(names.blobsBucket, () =>
+          new Objm(team.js).create(names.blobsBucket, { replicas: team.replicas, storage: 'file' }),
+        ),
+      );
+      const chat = await NatsChatLog.open(team);
+      return { team, kv, objects, chat };
+    } catch (err) {
+      // The connection would reconnect forever and keep the process alive: it goes with the failure.
+      await team.close().catch(() => {});
+      throw err;
+    }
   }
 
   /** The chat log of the team (the stream behind the day files). */
@@ -149,6 +178,12 @@ export class NatsTeamStore implements TeamStore {
 
   async deliver(envelope: PeerEnvelope): Promise<{ duplicate: boolean }> {
     const { team } = await this.parts();
+    // Lost every server: the courier has HTTP to fall back on, now, rather than after the write deadline.
+    if (!team.online()) {
+      throw new OisError('OIS_ERR_NATS_UNREACHABLE', `NATS (${this.root}) is not connected: reconnecting`, {
+        hint: 'the message goes over HTTP, or waits in the outbox until NATS is back',
+      });
+    }
     // The inbox code (and its schema validator) is loaded by the first send.
     const { sendToInbox } = await import('./inbox.js');
     return sendToInbox(team, envelope as Envelope);
@@ -227,6 +262,8 @@ export class NatsTeamStore implements TeamStore {
    * HTTP. Only those two files: nothing else is read from a copy, and nothing is written to one.
    */
   async #throughCache<T>(rel: string, live: () => Promise<T>, fromCopy: (copy: Buffer) => T): Promise<T> {
+    // Under this file's lock the caller is about to write what it reads: only NATS itself will do.
+    if (this.#holding.has(norm(rel))) return live();
     const file = join(this.#cacheDir!, norm(rel).split('/').map(encodeSegment).join('.'));
     let failure: unknown;
     const parts = await this.parts().catch((err: unknown) => {
@@ -261,9 +298,13 @@ export class NatsTeamStore implements TeamStore {
     if (data === null) return;
     const digest = hash(data);
     if (this.#cached.get(rel) !== digest) {
-      await mkdir(this.#cacheDir!, { recursive: true, mode: 0o700 }).catch(() => {});
-      await writeFileAtomic(file, data, { mode: 0o600 }).catch(() => {});
-      this.#cached.set(rel, digest);
+      try {
+        await mkdir(this.#cacheDir!, { recursive: true, mode: 0o700 });
+        await writeFileAtomic(file, data, { mode: 0o600 });
+        this.#cached.set(rel, digest);
+      } catch {
+        return; // the copy is a convenience: the next read tries again
+      }
     }
     if (version !== undefined) this.#cachedVersion.set(rel, version);
   }
@@ -417,9 +458,15 @@ export class NatsTeamStore implements TeamStore {
   async #withTeamLock<T>(rel: string, fn: () => Promise<T>): Promise<T> {
     const { team, kv } = await this.parts();
     const key = `l.${norm(rel).split('/').map(encodeSegment).join('.')}`;
-    const owner = () =>
-      JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
-    const deadline = Date.now() + this.#lock.timeoutMs;
+    // The token tells our own key from another's: a create whose acknowledgement was lost and repeated finds
+    // the key there, and it is ours.
+    const token = randomUUID();
+    const since = new Date().toISOString();
+    const owner = () => JSON.stringify({ pid: process.pid, host: hostname(), since, token });
+    const staleMs = this.#lock.staleMs;
+    // A waiter must be able to outwait a dead holder's key: at least the stale time, whatever the timeout.
+    const waitMs = Math.max(this.#lock.timeoutMs, staleMs + 2_000);
+    const deadline = Date.now() + waitMs;
     let seen = null as { revision: number; since: number } | null;
     let delay = 2;
     let revision: number;
@@ -438,11 +485,17 @@ export class NatsTeamStore implements TeamStore {
       }
       const held = await this.#get(kv, team, key);
       if (held !== null) {
+        if (parseOwner(held)?.token === token) {
+          revision = held.revision;
+          break;
+        }
+        // Stale: the holder has not refreshed its key for staleMs, by the server's stamp against our clock,
+        // or, when the clocks disagree, by how long we have seen the same revision ourselves.
+        const age = Date.now() - held.created.getTime();
         if (seen === null || seen.revision !== held.revision)
           seen = { revision: held.revision, since: Date.now() };
-        else if (Date.now() - seen.since >= this.#lock.staleMs) {
-          // Unchanged for staleMs by our own clock: its holder is gone. Only the waiter that deletes this very
-          // revision wins; the others see the key change.
+        if (age >= staleMs || Date.now() - seen.since >= staleMs) {
+          // Only the waiter that deletes this very revision wins; the others see the key change.
           await kv.delete(key, { previousSeq: held.revision }).catch(() => {});
           continue;
         }
@@ -451,36 +504,60 @@ export class NatsTeamStore implements TeamStore {
         const holder = held === null ? null : parseOwner(held);
         throw new OisError(
           'OIS_ERR_LOCK_TIMEOUT',
-          `timed out after ${this.#lock.timeoutMs} ms waiting for the lock of ${rel} on ${this.root}`,
+          `timed out after ${Math.round(waitMs / 1000)} s waiting for the lock of ${rel} on ${this.root}`,
           {
             hint: holder
-              ? `it is held by pid ${holder.pid} on ${holder.host} since ${holder.since}; a lock its holder left is broken after ${Math.round(this.#lock.staleMs / 1000)} s`
+              ? `it is held by pid ${holder.pid} on ${holder.host} since ${holder.since}, and kept alive; a lock whose holder is gone is broken after ${Math.round(staleMs / 1000)} s`
               : 'try again',
-            details: { lock: key, ...(holder ? { owner: holder } : {}) },
+            details: {
+              lock: key,
+              ...(holder ? { owner: { pid: holder.pid, host: holder.host, since: holder.since } } : {}),
+            },
           },
         );
       }
       await sleep(delay + Math.random() * delay);
       delay = Math.min(delay * 2, 50);
     }
-    // Refresh the key while holding it, so waiters see a live holder.
+    // Refresh the key while holding it, so waiters see a live holder; one refresh at a time.
+    let refreshing: Promise<void> = Promise.resolve();
     const refresh = setInterval(
       () => {
-        kv.update(key, owner(), revision).then(
-          (next) => {
-            revision = next;
-          },
-          () => {},
+        refreshing = refreshing.then(() =>
+          kv.update(key, owner(), revision).then(
+            (next) => {
+              revision = next;
+            },
+            () => {},
+          ),
         );
       },
-      Math.max(500, Math.floor(this.#lock.staleMs / 3)),
+      Math.max(500, Math.floor(staleMs / 3)),
     );
     refresh.unref();
+    const path = norm(rel);
+    this.#holding.add(path);
     try {
       return await fn();
     } finally {
+      this.#holding.delete(path);
       clearInterval(refresh);
-      await kv.delete(key, { previousSeq: revision }).catch(() => {});
+      await refreshing;
+      await this.#release(kv, team, key, token, revision);
+    }
+  }
+
+  /** Deletes our lock key (this revision, or the one a refresh made); a key that is not ours stays. */
+  async #release(kv: KV, team: NatsTeam, key: string, token: string, revision: number): Promise<void> {
+    for (let tries = 0; tries < 3; tries++) {
+      try {
+        await kv.delete(key, { previousSeq: revision });
+        return;
+      } catch {
+        const held = await this.#get(kv, team, key).catch(() => null);
+        if (held === null || parseOwner(held)?.token !== token) return;
+        revision = held.revision;
+      }
     }
   }
 
@@ -673,9 +750,9 @@ async function dropObject(objects: ObjectStore, pointer: Pointer): Promise<void>
   await objects.delete(pointer.object).catch(() => {});
 }
 
-function parseOwner(entry: KvEntry): { pid: number; host: string; since: string } | null {
+function parseOwner(entry: KvEntry): { pid: number; host: string; since: string; token?: string } | null {
   try {
-    return JSON.parse(entry.string()) as { pid: number; host: string; since: string };
+    return JSON.parse(entry.string()) as { pid: number; host: string; since: string; token?: string };
   } catch {
     return null;
   }

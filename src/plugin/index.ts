@@ -1,6 +1,6 @@
 import { type PluginConfig, resolvePluginConfig } from './config.js';
 import { freshMemory, promptContext, writeBack } from './prompt.js';
-import { openInstance } from './run.js';
+import { closeStores, openInstance } from './run.js';
 import { executeTool, TOOLS, type ToolResult } from './tools.js';
 
 export { PLUGIN_CONFIG_SCHEMA, type PluginConfig, resolvePluginConfig } from './config.js';
@@ -84,6 +84,10 @@ export function registerOis(api: PluginApi): void {
       }
     });
   }
+  // A team on NATS: the one connection the plugin opened goes when the gateway stops.
+  api.on('gateway_stop', async () => {
+    await closeStores();
+  });
   if (config.writeBack.enabled) {
     api.on('agent_end', async (event: { messages?: unknown[]; success?: boolean; runId?: string }) => {
       try {

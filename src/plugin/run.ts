@@ -80,5 +80,27 @@ export function openInstance(config: PluginConfig): {
       },
     );
   }
-  return { instance: instance as InstanceConfig & { name: string }, store: openTeamFolder(instance) };
+  return { instance: instance as InstanceConfig & { name: string }, store: teamOf(instance) };
+}
+
+/**
+ * One store per home and team for the gateway's life: a team on NATS holds a connection, which every hook
+ * and tool call would otherwise open anew and never close. A folder store holds nothing; it is kept too.
+ */
+const stores = new Map<string, TeamStore>();
+function teamOf(instance: InstanceConfig): TeamStore {
+  const key = `${instance.home}\0${instance.team ?? ''}`;
+  let store = stores.get(key);
+  if (store === undefined) {
+    store = openTeamFolder(instance);
+    stores.set(key, store);
+  }
+  return store;
+}
+
+/** Closes the stores the plugin opened (the gateway stops). */
+export async function closeStores(): Promise<void> {
+  const open = [...stores.values()];
+  stores.clear();
+  await Promise.all(open.map((s) => s.close?.().catch(() => {})));
 }

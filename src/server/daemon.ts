@@ -82,6 +82,8 @@ export interface DaemonOptions {
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 /** A team on NATS: where this instance keeps its place in its inbox stream (specs/nats.md). */
 const NATS_CURSOR_FILE = 'nats-inbox.json';
+/** How often a daemon that started while NATS was down tries to open its inbox stream. */
+const INBOX_RETRY_MS = 5_000;
 
 /**
  * Starts `ois serve` for one instance: refuses when another daemon holds the home or when it has no token
@@ -313,9 +315,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   await presence.start();
   sender.start();
   let inbox: { close(): Promise<void> } | null = null;
+  let stopping = false;
+  let opening: Promise<void> = Promise.resolve();
   if (nats) {
-    try {
-      inbox = await nats.NatsInbox.open(await (store as InstanceType<typeof nats.NatsTeamStore>).team(), {
+    const openInbox = async () =>
+      nats.NatsInbox.open(await (store as InstanceType<typeof nats.NatsTeamStore>).team(), {
         self: config.name,
         registry,
         seen,
@@ -329,12 +333,27 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         log: app.log,
         cursorFile: join(config.home, NATS_CURSOR_FILE),
       });
+    try {
+      inbox = await openInbox();
     } catch (err) {
-      await presence.stop();
-      await sender.stop();
-      await closeAll();
-      await rm(stateFile, { force: true });
-      throw err;
+      if (!isOisError(err, 'OIS_ERR_NATS_UNREACHABLE')) {
+        await presence.stop();
+        await sender.stop();
+        await closeAll();
+        await rm(stateFile, { force: true });
+        throw err;
+      }
+      // NATS is down as the daemon starts (a power cut, the servers come up later): serve HTTP now, with
+      // the registry's copy, and read the inbox stream once NATS answers.
+      app.log.warn({ code: err.code }, 'NATS cannot be reached: the inbox stream is read once it is back');
+      opening = (async () => {
+        while (!stopping && inbox === null) {
+          await new Promise((r) => setTimeout(r, INBOX_RETRY_MS).unref());
+          if (stopping) return;
+          inbox = await openInbox().catch(() => null);
+          if (inbox !== null) app.log.info({}, 'NATS is back: reading the inbox stream');
+        }
+      })();
     }
   }
   const pruner = setInterval(() => seen.prune(), PRUNE_INTERVAL_MS);
@@ -350,6 +369,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       stopped = true;
       clearInterval(pruner);
       await presence.stop();
+      stopping = true;
+      await opening;
       await inbox?.close();
       await sender.stop();
       await closeAll();

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { isLoopbackHost } from '../../config/index.js';
-import { OisError } from '../../errors.js';
+import { isOisError, OisError } from '../../errors.js';
 import { publishDaemonUrl } from '../../federation/index.js';
 import { startDaemon } from '../../server/index.js';
 import type { Command } from '../command.js';
@@ -42,7 +42,19 @@ export const command: Command = {
       env: ctx.io.env,
       log: ctx.args.values.quiet ? false : ctx.io.stderr,
       ...(profile ? { openclawProfile: profile } : {}),
-      onListening: (url) => publishDaemonUrl(store, config, url, utcDate()),
+      onListening: async (url) => {
+        try {
+          await publishDaemonUrl(store, config, url, utcDate());
+        } catch (err) {
+          // A team on NATS that is down: serve anyway (peers reach the daemon at the URL they have, which
+          // is stable across restarts), and say so; a folder that cannot be written still stops the start.
+          if (!isOisError(err, 'OIS_ERR_NATS_UNREACHABLE')) throw err;
+          ctx.warn(
+            `could not publish ${url} in AGENTS.md: ${err.message}`,
+            'peers use the URL they have; run ois join once NATS is back if this URL is new',
+          );
+        }
+      },
     });
     const { state, moved } = daemon;
     if (ctx.json)
