@@ -138,6 +138,23 @@ describe('nats cli - ois nats config', () => {
     expect(confs[0]).toContain(`@vps.example.org:6222`);
     expect(confs[0]).not.toContain(`@nas.lan:6222`);
     expect(confs[1]).toContain('server_name: "ois-lab-2"');
+    // Run again after a member joined: the nodes keep their routes' password (they are reloaded one by one).
+    const again = await config([
+      '--team-name',
+      'lab',
+      '--agent',
+      'alpha',
+      '--agent',
+      'beta',
+      '--cluster',
+      'nas.lan,10.0.0.2,vps.example.org',
+      '--out',
+      out,
+    ]);
+    expect(again.code, again.stderr).toBe(0);
+    const after = await readFile(join(out, 'nats-server-2.conf'), 'utf8');
+    expect(/password: "([^"]+)"/.exec(after)?.[1]).toBe(passwords[0]);
+    expect(after).toContain('beta');
   });
 
   it('nats cli - refusals write nothing: no --out, no team name, an agent called admin, two hosts, a seed file that is not one', async () => {

@@ -346,17 +346,18 @@ describe('plugin - registration and package', () => {
     const plain = fakeApi({ home: '/tmp/x' });
     registerOis(plain.api);
     expect(plain.tools).toEqual(TOOLS.map((t) => t.name));
-    expect(plain.hooks).toEqual(['before_prompt_build', 'gateway_start']);
+    // gateway_stop closes the team's connection (a team on NATS), whatever else is on.
+    expect(plain.hooks).toEqual(['before_prompt_build', 'gateway_start', 'gateway_stop']);
     const all = fakeApi({ home: '/tmp/x', writeBack: { enabled: true } });
     registerOis(all.api);
-    expect(all.hooks).toEqual(['before_prompt_build', 'gateway_start', 'agent_end']);
+    expect(all.hooks).toEqual(['before_prompt_build', 'gateway_start', 'gateway_stop', 'agent_end']);
     const quiet = fakeApi({
       recall: { enabled: false },
       notices: { enabled: false },
       inbound: { enabled: false },
     });
     registerOis(quiet.api);
-    expect(quiet.hooks).toEqual([]);
+    expect(quiet.hooks).toEqual(['gateway_stop']);
     const broken = fakeApi({ recall: 'on' });
     registerOis(broken.api);
     expect([broken.tools, broken.hooks]).toEqual([[], []]);

@@ -69,7 +69,13 @@ export async function writeNatsConfigFiles(input: NatsConfigFilesInput): Promise
     admin: admin.publicKey,
   };
   const hosts = input.cluster ?? [];
-  const password = randomBytes(24).toString('base64url');
+  // The routes' password of the configs written before, when there are: run again after a member joined,
+  // the nodes are reloaded one at a time and must still know each other. --force makes a new one.
+  const password =
+    (input.force || hosts.length === 0
+      ? null
+      : await readRoutePassword(join(input.out, 'nats-server-1.conf'))) ??
+    randomBytes(24).toString('base64url');
   const configs =
     hosts.length === 0
       ? [
@@ -110,6 +116,14 @@ export async function writeNatsConfigFiles(input: NatsConfigFilesInput): Promise
 }
 
 /** The seed in an existing seed file, or null when there is none. */
+/** The cluster routes' password in a config this command wrote, or null when there is none. */
+async function readRoutePassword(file: string): Promise<string | null> {
+  const text = await readFile(file, 'utf8').catch(() => null);
+  const match =
+    text === null ? null : /authorization \{ user: "ois-route", password: "([A-Za-z0-9_-]+)" \}/.exec(text);
+  return match?.[1] ?? null;
+}
+
 async function readSeed(file: string): Promise<string | null> {
   let text: string;
   try {

@@ -166,11 +166,15 @@ function apiCode(err: unknown): number | undefined {
 /**
  * JetStream refusals that pass by themselves: a cluster that just lost a node answers "JetStream system
  * temporarily unavailable" (10008), or has no leader or not enough current peers for a moment, until it has
- * elected new leaders. These are retried until the deadline, like a timeout, never reported as a refusal.
+ * elected new leaders; two instances that create the same stream at once can get "already in use" or
+ * "subjects overlap" (10058, 10065). These are retried until the deadline, like a timeout, never reported as
+ * a refusal.
  */
 export function isTemporaryRefusal(err: unknown): boolean {
   const code = apiCode(err);
-  if (code === 10008) return true;
+  // 10008: a cluster without quorum for a moment. 10058, 10065: another instance created the same stream
+  // (or bucket) at the same moment; looking again finds it.
+  if (code === 10008 || code === JS_CODES.streamNameInUse || code === 10065) return true;
   return /temporarily unavailable|no suitable peers|insufficient resources|not current|leader/i.test(
     (err as Error | null)?.message ?? '',
   );

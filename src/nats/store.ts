@@ -604,7 +604,7 @@ export class NatsTeamStore implements TeamStore {
 
   /**
    * Writing a whole day file (`ois import`): the chat log is append-only, so each entry of the text that the
-   * day does not hold yet is appended, in order; an entry the day holds that the text lacks is an error.
+   * day does not hold yet is appended, in order (by id; an entry without one by the hash of its text).
    */
   async #importDay(date: string, text: string): Promise<void> {
     const wanted = entrySlices(text, date);
@@ -613,10 +613,11 @@ export class NatsTeamStore implements TeamStore {
         hint: 'a day file holds the day header and chat entries (specs/chat-log.md)',
       });
     }
-    const held = entrySlices((await this.#readDay(date))?.toString('utf8') ?? '', date).map((e) => e.key);
-    const keys = new Set(wanted.map((e) => e.key));
-    if (held.some((key) => !keys.has(key))) throw appendOnly(`chat/${date}.md`);
-    const have = new Set(held);
+    // The day may hold entries the text lacks (an instance already logged there on NATS): they stay, and the
+    // text's entries the day does not hold are appended after them. Nothing is replaced or removed.
+    const have = new Set(
+      entrySlices((await this.#readDay(date))?.toString('utf8') ?? '', date).map((e) => e.key),
+    );
     for (const { entry, text: slice, key } of wanted) {
       if (!have.has(key)) await this.#publishEntry(date, entry, slice);
     }

@@ -25,7 +25,11 @@ export async function copyTeam(from: TeamStore, to: TeamStore, rel = ''): Promis
 }
 
 async function copyInto(from: TeamStore, to: TeamStore, dir: string, report: CopyReport): Promise<void> {
-  for (const name of await from.list(dir)) {
+  const names = await from.list(dir);
+  // The chat log last: a day the target cannot take as it is must not keep the membership records, shared
+  // files and the rest from being copied.
+  if (dir === '' && names.includes('chat')) names.push(...names.splice(names.indexOf('chat'), 1));
+  for (const name of names) {
     const rel = dir === '' ? name : `${dir}/${name}`;
     const info = await from.stat(rel);
     if (info?.kind === 'dir') {
