@@ -13,7 +13,10 @@ export const exportCommand: Command = {
     usage: ['export --to DIR [--force]'],
     options: {
       to: { type: 'string', value: 'DIR', description: 'The folder to write (new or empty, unless --force)' },
-      force: { type: 'boolean', description: 'Write into a folder that already holds files, replacing them' },
+      force: {
+        type: 'boolean',
+        description: "Write into a folder that already holds files: the team's replace theirs, others stay",
+      },
     },
     args: { min: 0, max: 0 },
     examples: ['ois export --to /mnt/backup/team-2026-12-02', 'ois export --to ./team-copy --json'],
