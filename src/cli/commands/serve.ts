@@ -44,6 +44,7 @@ export const command: Command = {
       ...(profile ? { openclawProfile: profile } : {}),
       onListening: (url) => publishDaemonUrl(store, config, url, utcDate()),
     });
+    ctx.io.started?.();
     const { state, moved } = daemon;
     if (ctx.json)
       ctx.printJson({
