@@ -55,13 +55,13 @@ const lazyCommands = {
 // other export on first use. (The idea and the two shims below come from a colleague's rolldown version.)
 const require = createRequire(import.meta.url);
 const undiciLib = (file) => JSON.stringify(require.resolve(`undici/lib/${file}`));
-function slimUndici() {
+function slimUndici(index) {
   const names = Object.keys(require('undici')).filter((k) => k !== 'Agent');
   return `const Agent = require(${undiciLib('dispatcher/agent')});
 const Dispatcher = require(${undiciLib('dispatcher/dispatcher')});
 Object.assign(Dispatcher.prototype, require(${undiciLib('api')}));
 let full;
-const load = () => (full ??= require(${JSON.stringify(require.resolve('undici'))}));
+const load = () => (full ??= require(${JSON.stringify(index)}));
 exports.Agent = Agent;
 for (const name of ${JSON.stringify(names)}) {
   Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });
@@ -104,15 +104,30 @@ module.exports = new Proxy({}, {
   },
 };
 
-const slim = {
+// `index`: what the shim requires for the rest of undici (bundled when it is undici's path).
+const slimPlugin = (index) => ({
   name: 'slim-undici',
   setup(b) {
+    b.onResolve({ filter: /^undici$/, namespace: 'ois-slim' }, () => ({ path: 'undici', external: true }));
     b.onResolve({ filter: /^undici$/ }, () => ({ path: 'undici', namespace: 'ois-slim' }));
     b.onResolve({ filter: /^(node:)?http2$/ }, () => ({ path: 'http2', namespace: 'ois-slim' }));
     b.onLoad({ filter: /.*/, namespace: 'ois-slim' }, async (args) => ({
-      contents: args.path === 'undici' ? slimUndici() : await lazyHttp2(),
+      contents: args.path === 'undici' ? slimUndici(index) : await lazyHttp2(),
       loader: 'js',
       resolveDir: root,
+    }));
+  },
+});
+const slim = slimPlugin(require.resolve('undici'));
+
+// For the daemon: what its Agent does not load until it first connects, or never (the rest of undici), stays
+// in node_modules: HTTP/1.1 parsers as WebAssembly in base64 text (llhttp, milo: 310 KB).
+const undiciOnDemand = {
+  name: 'undici-on-demand',
+  setup(b) {
+    b.onResolve({ filter: /\/(llhttp\/llhttp(_simd)?-wasm|milo\/(no-)?simd)\.js$/ }, (args) => ({
+      path: `undici/lib/${args.path.split('/').slice(-2).join('/')}`,
+      external: true,
     }));
   },
 };
@@ -138,7 +153,7 @@ await Promise.all([
     ...common,
     external: ['pino', 'pino-*', 'playwright-core'],
     entryPoints: [join(commandsDir, 'serve.ts')],
-    plugins: [slim, lazyHttps],
+    plugins: [undiciOnDemand, slimPlugin('undici'), lazyHttps],
     outdir: join(root, 'dist', 'bundle', 'commands'),
     outExtension: { '.js': '.cjs' },
   }),
