@@ -17,7 +17,8 @@ export interface CliIo {
   signal?: AbortSignal;
   /**
    * Called once by a service command (`serve`) when it is up and serving: the launcher's cue that start-up,
-   * which runs once, is over (bin/ois.js turns V8's optimising compilers back on).
+   * which runs once, is over (bin/ois.js turns V8's optimising compilers back on and collects start-up's
+   * garbage).
    */
   started?: () => void;
 }
