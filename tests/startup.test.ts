@@ -55,6 +55,33 @@ describe('startup - a command loads only what it needs', () => {
     }
   });
 
+  it('startup - ois serve runs fastify from its bundle and, idle or delivering, never loads node:tls, https or http2', async () => {
+    const { makeTeam } = await import('./helpers/team.js');
+    const { postSigned, serve, stopDaemons } = await import('./helpers/daemon.js');
+    const team = await makeTeam(['alpha', 'beta']);
+    try {
+      const { alpha, beta } = team.agents;
+      const file = join(await tempDir('ois-startup-serve-'), 'modules.txt');
+      const helper = join(ROOT, 'tests', 'helpers', 'record-modules.mjs');
+      const d = await serve(beta!, 0, {
+        env: { NODE_OPTIONS: `--import=${helper}`, OIS_RECORD_MODULES: file },
+      });
+      const answer = await postSigned(alpha!.home, beta!.home, { from: 'alpha', to: 'beta', body: 'hi' });
+      expect(answer).toMatchObject({ status: 'delivered' });
+      expect(beta!.sim.transcript('agent:main:main')).toHaveLength(1);
+      const exited = new Promise((r) => d.child.once('exit', r));
+      d.child.kill('SIGTERM');
+      await exited;
+      const loaded = (await readFile(file, 'utf8')).split('\n');
+      expect(loaded.some((m) => m.includes('dist/bundle/commands/serve.cjs'))).toBe(true);
+      expect(loaded.filter((m) => /node_modules\/(fastify|@fastify)\//.test(m))).toEqual([]);
+      expect(loaded.filter((m) => /^(node|builtin):(tls|https|http2)$/.test(m))).toEqual([]);
+    } finally {
+      stopDaemons();
+      await team.close();
+    }
+  }, 30_000);
+
   it('startup - ois --help and --version load no command at all', async () => {
     for (const args of [['--help'], ['--version']]) {
       const loaded = await modulesOf(args);

@@ -1,8 +1,10 @@
 import { request as httpRequest } from 'node:http';
+import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { appendEntry } from '../src/chatlog/index.js';
-import { SECURITY_HEADERS } from '../src/server/viewer/plugin.js';
-import { todayUtc, type ViewerFixture, viewerAppFixture } from './e2e/viewer-fixture.js';
+import { validatorsOnFirstUse } from '../src/server/index.js';
+import { SECURITY_HEADERS, viewerPlugin } from '../src/server/viewer/plugin.js';
+import { todayUtc, type ViewerFixture, viewerAppFixture, viewerSetup } from './e2e/viewer-fixture.js';
 
 /**
  * The viewer inside the daemon's own app (buildApp: its validator options, its body parsers and error
@@ -29,6 +31,26 @@ describe('viewer - inside the daemon app', () => {
     const js = await fx.app.inject({ url: '/assets/viewer.js' });
     expect(js.headers['content-type']).toMatch(/^text\/javascript/);
     expect(js.body).toContain('const renderMarkdown =');
+  });
+
+  it('viewer - every schema of its routes compiles with the daemon app validator, which compiles on first use', async () => {
+    const { options } = await viewerSetup();
+    const app = Fastify({ logger: false });
+    const compile = validatorsOnFirstUse();
+    const made: { route: string; validate: ReturnType<typeof compile> }[] = [];
+    app.setValidatorCompiler((route) => {
+      const validate = compile(route);
+      made.push({ route: `${route.method} ${route.url} ${route.httpPart}`, validate });
+      return validate;
+    });
+    await app.register(viewerPlugin, options);
+    await app.ready();
+    try {
+      expect(made.length).toBeGreaterThan(10);
+      for (const { route, validate } of made) expect(() => validate({}), route).not.toThrow();
+    } finally {
+      await app.close();
+    }
   });
 
   it('viewer - reads the chat log and the agents through the API', async () => {

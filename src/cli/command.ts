@@ -15,6 +15,12 @@ export interface CliIo {
    * the signal's name (`'SIGTERM'`).
    */
   signal?: AbortSignal;
+  /**
+   * Called once by a service command (`serve`) when it is up and serving: the launcher's cue that start-up,
+   * which runs once, is over (bin/ois.js turns V8's optimising compilers back on and collects start-up's
+   * garbage).
+   */
+  started?: () => void;
 }
 
 export interface OptionSpec {

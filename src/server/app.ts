@@ -1,7 +1,13 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Ajv, type ValidateFunction } from 'ajv';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifySchemaCompiler,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { InstanceConfig } from '../config/index.js';
 import { isOisError, OisError } from '../errors.js';
 import type { Envelope, SeenStore, UnsignedEnvelope } from '../federation/index.js';
@@ -62,6 +68,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     http: { connectionsCheckingInterval: Math.min(1000, serve.requestTimeoutMs) },
     ajv: APP_AJV_OPTIONS,
   });
+  // The viewer's schemas become validators on the first request that needs each one, so an idle daemon
+  // does not carry them (1 MB). The federation routes compile their own at start.
+  app.setValidatorCompiler(validatorsOnFirstUse());
   bodyDeadline(app, serve.requestTimeoutMs);
   capConnections(app.server, serve.maxConnectionsPerAddress, (address) =>
     app.log.warn({ address }, 'too many connections from one address; closing the newest'),
@@ -102,6 +111,29 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(federationRoutes, deps);
   return app;
+}
+
+/**
+ * The app's validator compiler: a schema is compiled when it first validates, with one Ajv made then, as
+ * fastify's own compiler makes it of APP_AJV_OPTIONS but without its formats (no schema of the app's uses
+ * `format`). A broken schema is thus found by the first request to its route, not at start; a test compiles
+ * every one (tests/viewer-app.test.ts).
+ */
+export function validatorsOnFirstUse(): FastifySchemaCompiler<unknown> {
+  let ajv: Ajv | undefined;
+  return ({ schema }) => {
+    let compiled: ValidateFunction | undefined;
+    const validate: ReturnType<FastifySchemaCompiler<unknown>> = (data: unknown) => {
+      if (!compiled) {
+        ajv ??= new Ajv({ useDefaults: true, addUsedSchema: false, ...APP_AJV_OPTIONS.customOptions });
+        compiled = ajv.compile(schema as object);
+      }
+      const valid = compiled(data);
+      validate.errors = compiled.errors;
+      return valid;
+    };
+    return validate;
+  };
 }
 
 /**

@@ -82,7 +82,7 @@ export interface ViewerFixture {
 }
 
 /** The viewer's options around a real team folder, and what the fakes recorded. */
-async function viewerSetup(overrides: Partial<ViewerOptions>) {
+export async function viewerSetup(overrides: Partial<ViewerOptions> = {}) {
   const dir = await tempDir('ois-viewer-');
   await writeFile(join(dir, 'AGENTS.md'), REGISTRY);
   const store = new FsTeamStore(dir);

@@ -56,6 +56,7 @@ export const command: Command = {
         }
       },
     });
+    ctx.io.started?.();
     const { state, moved } = daemon;
     if (ctx.json)
       ctx.printJson({
