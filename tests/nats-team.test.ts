@@ -197,7 +197,9 @@ describeNats('NATS team - the commands on a three-node cluster that loses a node
     const sent: string[] = [];
     for (let n = 1; n <= 20; n++) {
       if (n === 9) await cluster.nodes[0]!.kill();
-      const r = JSON.parse((await ok(alpha!, ['send', 'beta', `ha ${n}`, '--json'])).stdout);
+      const run = await alpha!.ois(['send', 'beta', `ha ${n}`, '--json']);
+      expect(run.code, run.stdout).toBe(0);
+      const r = JSON.parse(run.stdout);
       expect(r.deliveries[0].outcome).toBe('delivered');
       sent.push(`ha ${n}`);
     }
@@ -209,7 +211,12 @@ describeNats('NATS team - the commands on a three-node cluster that loses a node
     await until('beta to get all 20', () => got().length >= 20, 60_000);
     await new Promise((r) => setTimeout(r, 500));
     expect(got()).toEqual(sent);
-    const chat = JSON.parse((await ok(beta!, ['chat', '--json'])).stdout);
+    // Right after a node loss a read can wait for the cluster's new leaders: allow it, and say how long.
+    const reading = Date.now();
+    const read = await beta!.ois(['chat', '--json'], { timeoutMs: 60_000 });
+    console.log(`NATS team on a cluster: ois chat after the node loss took ${Date.now() - reading} ms`);
+    expect(read.code, read.stderr).toBe(0);
+    const chat = JSON.parse(read.stdout);
     const logged = chat.entries
       .map((e: { body: string }) => e.body)
       .filter((b: string) => b.startsWith('ha '));

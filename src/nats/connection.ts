@@ -116,18 +116,35 @@ export async function connectNatsTeam(options: NatsTeamOptions): Promise<NatsTea
       { cause: err },
     );
   }
-  let jsm: JetStreamManager;
-  try {
-    jsm = await jetstreamManager(nc, { timeout: PUBLISH_TIMEOUT_MS });
-  } catch (err) {
-    await nc.close().catch(() => {});
-    const denied = permissionError(err, 'use JetStream');
-    if (denied) throw denied;
-    throw new OisError(
-      'OIS_ERR_NATS_JETSTREAM',
-      `JetStream does not answer on ${serversForDisplay(options.servers)}: ${(err as Error).message}`,
-      { cause: err, hint: 'start nats-server with JetStream (-js, or a jetstream {} block)' },
-    );
+  let jsm: JetStreamManager | undefined;
+  // A cluster that has just lost a node answers JetStream requests only once it has a new meta leader: a
+  // timeout is waited out (with backoff, until the write deadline); a server without JetStream says so.
+  const deadline = Date.now() + (options.writeDeadlineMs ?? DEFAULT_NATS_WRITE_DEADLINE_MS);
+  for (let delay = 250; jsm === undefined; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      jsm = await jetstreamManager(nc, { timeout: PUBLISH_TIMEOUT_MS });
+    } catch (err) {
+      const denied = permissionError(err, 'use JetStream');
+      const waitable = /timeout|timed out/i.test((err as Error).message ?? '') && !denied;
+      if (waitable && Date.now() + delay < deadline) {
+        await sleep(delay);
+        continue;
+      }
+      await nc.close().catch(() => {});
+      if (denied) throw denied;
+      if (waitable) {
+        throw new OisError(
+          'OIS_ERR_NATS_UNREACHABLE',
+          `JetStream on ${serversForDisplay(options.servers)} did not answer within ${Math.round((options.writeDeadlineMs ?? DEFAULT_NATS_WRITE_DEADLINE_MS) / 1000)} s: ${(err as Error).message}`,
+          { cause: err, hint: 'a cluster needs a majority of its nodes up; check the servers named' },
+        );
+      }
+      throw new OisError(
+        'OIS_ERR_NATS_JETSTREAM',
+        `JetStream does not answer on ${serversForDisplay(options.servers)}: ${(err as Error).message}`,
+        { cause: err, hint: 'start nats-server with JetStream (-js, or a jetstream {} block)' },
+      );
+    }
   }
   let online = true;
   void (async () => {
