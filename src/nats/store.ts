@@ -12,7 +12,9 @@ import {
   DEFAULT_LOCK_STALE_MS,
   DEFAULT_LOCK_TIMEOUT_MS,
   type EntryInfo,
+  inTurn,
   type LockOptions,
+  normPath as norm,
   type PeerEnvelope,
   TEMP_PREFIX,
   type TeamStore,
@@ -270,7 +272,7 @@ export class NatsTeamStore implements TeamStore {
       failure = err;
       return null;
     });
-    if (parts !== null && parts.team.online()) {
+    if (parts?.team.online()) {
       try {
         const result = await live();
         if (result !== null) {
@@ -437,22 +439,7 @@ export class NatsTeamStore implements TeamStore {
 
   async withLock<T>(rel: string, fn: () => Promise<T>): Promise<T> {
     // One holder per name in this process first (a promise queue), then across instances (the KV key).
-    const key = norm(rel);
-    const before = this.#local.get(key) ?? Promise.resolve();
-    const run = before.then(
-      () => this.#withTeamLock(rel, fn),
-      () => this.#withTeamLock(rel, fn),
-    );
-    const settled = run.then(
-      () => {},
-      () => {},
-    );
-    this.#local.set(key, settled);
-    try {
-      return await run;
-    } finally {
-      if (this.#local.get(key) === settled) this.#local.delete(key);
-    }
+    return inTurn(this.#local, norm(rel), () => this.#withTeamLock(rel, fn));
   }
 
   async #withTeamLock<T>(rel: string, fn: () => Promise<T>): Promise<T> {
@@ -685,13 +672,6 @@ function appendOnly(rel: string): OisError {
   return new OisError('OIS_ERR_STORAGE', `${rel} is part of the chat log, which is append-only on NATS`, {
     hint: 'the chat log keeps every entry; nothing in it is replaced or removed',
   });
-}
-
-function norm(rel: string): string {
-  return rel
-    .split('/')
-    .filter((p) => p !== '' && p !== '.')
-    .join('/');
 }
 
 /** A path's KV key: `f.` and its segments, each escaped (`=` and two hex digits per byte outside [A-Za-z0-9_-]). */

@@ -40,7 +40,7 @@ async function copyInto(from: TeamStore, to: TeamStore, dir: string, report: Cop
       const data = await from.readFile(rel);
       if (data === null) continue; // removed meanwhile
       const there = await to.read(rel);
-      if (there !== null && there.equals(data)) {
+      if (there?.equals(data)) {
         report.same++;
         continue;
       }

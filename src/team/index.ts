@@ -10,6 +10,7 @@ export {
   withLock,
 } from './lock.js';
 export { MemoryTeamStore } from './memory-store.js';
+export { inTurn, normPath } from './queue.js';
 export * from './shared.js';
 export { type EntryInfo, FsTeamStore, type PeerEnvelope, type TeamStore } from './store.js';
 

@@ -1,4 +1,5 @@
 import { TEMP_PREFIX } from './atomic.js';
+import { inTurn, normPath as norm } from './queue.js';
 import type { EntryInfo, TeamStore } from './store.js';
 
 /**
@@ -51,19 +52,7 @@ export class MemoryTeamStore implements TeamStore {
   }
 
   async withLock<T>(rel: string, fn: () => Promise<T>): Promise<T> {
-    const key = norm(rel);
-    const before = this.#locks.get(key) ?? Promise.resolve();
-    const run = before.then(fn, fn);
-    const settled = run.then(
-      () => {},
-      () => {},
-    );
-    this.#locks.set(key, settled);
-    try {
-      return await run;
-    } finally {
-      if (this.#locks.get(key) === settled) this.#locks.delete(key);
-    }
+    return inTurn(this.#locks, norm(rel), fn);
   }
 
   async list(rel: string): Promise<string[]> {
@@ -100,13 +89,6 @@ export class MemoryTeamStore implements TeamStore {
   #mkdirs(dir: string): void {
     for (let d = dir; d !== ''; d = parent(d)) this.#dirs.add(d);
   }
-}
-
-function norm(rel: string): string {
-  return rel
-    .split('/')
-    .filter((p) => p !== '' && p !== '.')
-    .join('/');
 }
 
 function parent(key: string): string {
