@@ -1,15 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import {
-  appendEntry,
-  type ChatEntry,
-  followChat,
-  listDays,
-  type ParsedChatEntry,
-  readDay,
-} from '../src/chatlog/index.js';
-import { newMessageId } from '../src/federation/index.js';
+import { appendEntry, followChat, listDays, type ParsedChatEntry, readDay } from '../src/chatlog/index.js';
 import { connectNatsTeam, INLINE_MAX_BYTES, type NatsTeam, NatsTeamStore } from '../src/nats/index.js';
 import { FsTeamStore } from '../src/team/index.js';
+import { chatEntries } from './helpers/chat-entries.js';
 import { tempDir } from './helpers/cli.js';
 import { describeNats, type NatsServers, startNats, uniqueTeam } from './helpers/nats.js';
 import { teamStoreContract } from './helpers/team-store-contract.js';
@@ -23,20 +16,7 @@ const connect = async (team = uniqueTeam()) => {
   return t;
 };
 
-let n = 0;
-const entry = (over: Partial<ChatEntry> = {}): ChatEntry => {
-  const at = over.at ?? new Date(Date.UTC(2026, 10, 21, 10, 0, n++)).toISOString();
-  return {
-    id: newMessageId(Date.parse(at)),
-    at,
-    from: 'alpha',
-    to: ['beta'],
-    kind: 'message',
-    body: `message ${n}`,
-    deliveries: [{ to: 'beta', outcome: 'delivered', seconds: 0.01 }],
-    ...over,
-  };
-};
+const entry = chatEntries();
 const strip = ({ line: _line, ...rest }: ParsedChatEntry) => rest;
 
 describeNats('team store - NATS (one real nats-server)', () => {

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { type ChatEntry, type ChatLog, formatEntry, type ParsedChatEntry } from '../../src/chatlog/index.js';
-import { newMessageId } from '../../src/federation/index.js';
+import { chatEntries } from './chat-entries.js';
 import { until } from './until.js';
 
 /**
@@ -8,20 +8,7 @@ import { until } from './until.js';
  * pattern): the folder's day files and the NATS stream. `make` gives a fresh, empty log.
  */
 export function chatLogContract(name: string, make: () => Promise<ChatLog>): void {
-  let n = 0;
-  const entry = (over: Partial<ChatEntry> = {}): ChatEntry => {
-    const at = over.at ?? new Date(Date.UTC(2026, 10, 21, 10, 0, n++)).toISOString();
-    return {
-      id: newMessageId(Date.parse(at)),
-      at,
-      from: 'alpha',
-      to: ['beta'],
-      kind: 'message',
-      body: `message ${n}`,
-      deliveries: [{ to: 'beta', outcome: 'delivered', seconds: 0.01 }],
-      ...over,
-    };
-  };
+  const entry = chatEntries();
   const strip = ({ line: _line, ...rest }: ParsedChatEntry) => rest;
   /** Where each entry's heading is in a day file holding exactly these entries. */
   const headingLines = (entries: ChatEntry[]) => {
